@@ -11,7 +11,7 @@ from fastai.data.block import TransformBlock
 from .data import RatingsDataset, RatingsError, validate_ratings
 
 # %% auto #0
-__all__ = ['SPLITS', 'random_split', 'per_user_split', 'time_split', 'collab_dataloaders', 'epoch_rows']
+__all__ = ['SPLITS', 'random_split', 'per_user_split', 'time_split', 'collab_dataloaders', 'epoch_rows', 'rating_codes']
 
 # %% ../nbs/01_dataloaders.ipynb #421162e5
 def _check_pct(valid_pct):
@@ -97,3 +97,12 @@ def collab_dataloaders(
 def epoch_rows(dl) -> np.ndarray:
     "All (user index, item index, rating) rows one pass over `dl` yields, as an array"
     return np.concatenate([np.column_stack([x.cpu().numpy(), y.cpu().numpy().reshape(-1,1)]) for x,y in dl])
+
+# %% ../nbs/01_dataloaders.ipynb #60459e56
+def rating_codes(
+    dl, # A `DataLoader` made by this package (or fastai's tabular/collab loaders)
+) -> tuple: # (user indices, item indices, ratings) as numpy arrays, one entry per rating
+    "The ratings `dl` holds, as vocabulary indices (0 is fastai's `#na#`, for ids not seen in training)."
+    if hasattr(dl, 'rating_codes'): return dl.rating_codes()
+    xs, ys = dl.dataset.xs.to_numpy(), dl.dataset.ys.to_numpy().ravel()
+    return xs[:, 0], xs[:, 1], ys

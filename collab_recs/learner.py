@@ -10,6 +10,7 @@ from fastai.losses import MSELossFlat
 from fastai.metrics import AccumMetric, rmse, mae
 from fastcore.basics import ifnone
 from .model import DotProductBias
+from .dataloaders import rating_codes
 
 # %% auto #0
 __all__ = ['STANDARD_RECIPE', 'dot_product_learner', 'evaluate', 'global_mean_rmse']
@@ -35,8 +36,8 @@ def dot_product_learner(
 # %% ../nbs/03_learner.ipynb #e4c7ac61
 def _warm(dl) -> np.ndarray:
     "Which rows of `dl`'s dataset have a user and an item seen in training (index 0 is fastai's '#na#')"
-    codes = dl.dataset.xs.to_numpy()
-    return (codes[:, 0] != 0) & (codes[:, 1] != 0)
+    u, i, _ = rating_codes(dl)
+    return (u != 0) & (i != 0)
 
 def evaluate(
     learn:Learner, # A trained learner
@@ -57,6 +58,6 @@ def global_mean_rmse(
     warm_only:bool=False, # Only validation ratings whose user and item are in the training data
 ) -> float:
     "RMSE on the validation set of always predicting the mean training rating: the baseline any model must beat."
-    ytr, yva = dls.train_ds.ys.values.ravel(), dls.valid_ds.ys.values.ravel()
+    ytr, yva = rating_codes(dls.train)[2], rating_codes(dls.valid)[2]
     if warm_only: yva = yva[_warm(dls.valid)]
     return float(np.sqrt(((yva - ytr.mean())**2).mean()))

@@ -8,6 +8,7 @@ import numpy as np, torch
 from fastai.torch_core import Module
 from fastai.layers import Embedding, sigmoid_range
 from fastcore.basics import patch
+from .dataloaders import rating_codes
 
 # %% auto #0
 __all__ = ['DotProductBias', 'default_y_range', 'UnknownIdError']
@@ -82,9 +83,9 @@ def from_dls(cls:DotProductBias,
     user, item = list(dls.classes)[:2]
     if y_range is None:
         rr = getattr(dls, 'rating_range', None)
-        if rr is None: ys = dls.train_ds.ys.values; rr = (float(ys.min()), float(ys.max()))
+        if rr is None: ys = rating_codes(dls.train)[2]; rr = (float(ys.min()), float(ys.max()))
         y_range = default_y_range(*rr)
-    mean = float(dls.train_ds.ys.values.mean()) if centre else None
+    mean = float(rating_codes(dls.train)[2].mean()) if centre else None
     m = cls(len(dls.classes[user]), len(dls.classes[item]), n_factors, y_range, centre=mean)
     m.user_vocab, m.item_vocab = dls.classes[user], dls.classes[item]
     return m

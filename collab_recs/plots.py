@@ -9,6 +9,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from .data import RatingsDataset
+from .dataloaders import rating_codes
 
 # %% auto #0
 __all__ = ['plot_rating_distribution', 'plot_loss', 'item_counts', 'factor_pca', 'plot_factor_pca', 'item_biases',
@@ -85,7 +86,7 @@ def plot_loss(
 # %% ../nbs/04_plots.ipynb #469694f1
 def item_counts(dls) -> np.ndarray:
     "Number of training ratings of each item, indexed like the item vocabulary"
-    codes = dls.train_ds.xs.iloc[:, 1].to_numpy()
+    codes = rating_codes(dls.train)[1]
     return np.bincount(codes, minlength=len(dls.classes[list(dls.classes)[1]]))
 
 def _labels(vocab, titles) -> list:

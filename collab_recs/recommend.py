@@ -8,6 +8,7 @@ import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
 from fastai.learner import Learner
 from .model import DotProductBias
+from .dataloaders import rating_codes
 
 # %% auto #0
 __all__ = ['score_items', 'recommend', 'rated_items']
@@ -51,10 +52,10 @@ def recommend(
 def rated_items(dls, user) -> list:
     "Item ids `user` rated in the training data of `dls`"
     ucol, icol = list(dls.classes)[:2]
-    xs = dls.train_ds.xs
     u = dls.classes[ucol].o2i.get(user)
     if u is None: return []
-    return [dls.classes[icol][i] for i in xs.loc[xs[ucol] == u, icol]]
+    users, items, _ = rating_codes(dls.train)
+    return [dls.classes[icol][i] for i in items[users == u]]
 
 @patch
 def recommend(self:Learner,
