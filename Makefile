@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONWARNINGS := ignore::UserWarning:fastai.torch_core
 # Development set verified to work together (see ../shared/ENVIRONMENT.md); the package itself asks for loose ranges.
 DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0.1.18
-DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest
+DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest accelerate
 
 .PHONY: help venv data demo test test-nbs test-slow test-package check-sync export clean-nbs readme capture lab bench clean
 
