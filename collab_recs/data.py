@@ -308,6 +308,11 @@ def load_ratings(
     return RatingsDataset(out, items=items, rating_range=rating_range, name=name)
 
 # %% ../nbs/00_data.ipynb #042d4256
+def _sorted_unique(a:np.ndarray) -> np.ndarray:
+    "`np.unique(a)` by sorting (numpy 2's hash-based `unique` is many times slower on tens of millions of int64 keys)"
+    a = np.sort(a)
+    return a[np.concatenate([[True], a[1:] != a[:-1]])] if len(a) else a
+
 def _zipf_weights(n, alpha, rng):
     "Long-tailed sampling weights over `n` ids in random order"
     w = 1/np.arange(1, n+1)**alpha
@@ -332,7 +337,7 @@ def synthetic_ratings(
     while len(keys) < n_ratings:  # draw pairs, drop repeats, top up: no dense matrix needed
         m = int((n_ratings - len(keys))*1.3) + 16
         k = rng.choice(n_users, m, p=pu).astype(np.int64)*n_items + rng.choice(n_items, m, p=pi)
-        keys = np.unique(np.concatenate([keys, k]))
+        keys = _sorted_unique(np.concatenate([keys, k]))
         if len(keys) < n_ratings and m > 50*n_users*n_items: break
     keys = rng.permutation(keys)[:n_ratings]
     u, i = keys//n_items, keys%n_items
@@ -342,7 +347,10 @@ def synthetic_ratings(
     Q = rng.normal(0, np.sqrt(spread/np.sqrt(n_factors)), (n_items, n_factors)).astype(np.float32)
     bu = rng.normal(0, spread/2, n_users).astype(np.float32)
     bi = rng.normal(0, spread/2, n_items).astype(np.float32)
-    expected = np.clip(mid + bu[u] + bi[i] + (P[u]*Q[i]).sum(1), lo, hi)
+    dot = np.empty(len(u), np.float32)
+    for s in range(0, len(u), 1<<20):  # in chunks: no (n_ratings, n_factors) temporaries
+        dot[s:s+(1<<20)] = (P[u[s:s+(1<<20)]]*Q[i[s:s+(1<<20)]]).sum(1)
+    expected = np.clip(mid + bu[u] + bi[i] + dot, lo, hi)
     rating = np.clip(expected + rng.normal(0, noise, len(u)), lo, hi).astype(np.float32)
     ratings = pd.DataFrame({'user':u.astype(np.int32), 'item':i.astype(np.int32), 'rating':rating, 'expected':expected.astype(np.float32)})
     return RatingsDataset(ratings, rating_range=rating_range, name='synthetic',

@@ -61,7 +61,7 @@ def time_split(
 
 SPLITS = {'random': random_split, 'user': per_user_split, 'time': time_split}
 
-# %% ../nbs/01_dataloaders.ipynb #49256cc6
+# %% ../nbs/01_dataloaders.ipynb #5d1019c6
 def checked_split(
     data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns below)
     user:str='user', # Column holding user ids
