@@ -143,7 +143,7 @@ def main():
     p.add_argument('--skip-synthetic', action='store_true', help='skip the 25M-rating run')
     p.add_argument('--synthetic-ratings', type=int, default=SYNTH['n_ratings'])
     p.add_argument('--epochs', type=int, default=2, help='epochs of the synthetic run')
-    p.add_argument('--bs', type=int, default=65536, help='batch size of the synthetic run')
+    p.add_argument('--bs', type=int, default=32768, help='batch size of the synthetic run')
     p.add_argument('--dense-batches', type=int, default=30, help='batches timed for the dense-Adam comparison at scale (0: skip it)')
     p.add_argument('--threads', type=int, default=0, help='torch threads in each worker (0: torch default)')
     p.add_argument('--json', default=str(ROOT/'out'/'bench.json'))

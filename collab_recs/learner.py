@@ -38,7 +38,7 @@ def dot_product_learner(
     metrics = ifnone(metrics, [AccumMetric(rmse.func, name='rmse'), mae])  # fastai's rmse, shown as 'rmse' not '_rmse'
     return Learner(dls, model, loss_func=ifnone(loss_func, MSELossFlat()), metrics=metrics, **kwargs)
 
-# %% ../nbs/03_learner.ipynb #04163833
+# %% ../nbs/03_learner.ipynb #dcc098b7
 def sparse_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, grad_avg=None, sqr_avg=None, **kwargs):
     "Adam with decoupled weight decay; a sparse gradient updates (and decays) only the rows it touches"
     if grad_avg is None: grad_avg, sqr_avg = torch.zeros_like(p.data), torch.zeros_like(p.data)
