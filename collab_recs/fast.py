@@ -9,6 +9,7 @@ from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
 from fastcore.basics import patch
+from fastai.torch_core import display_df
 from .data import RatingsDataset
 from .dataloaders import checked_split
 
@@ -53,17 +54,21 @@ class FastCollabDL(DataLoader):
         rank:int=0, # This process's rank, when sharding for distributed training
         world_size:int=1, # Number of processes sharing the epoch
         seed:int=0, # Seed of the shared permutation when `world_size > 1` (rank-independent)
+        classes:dict=None, # {user column: vocab, item column: vocab}, to show batches with the original ids
+        rating_col:str='rating', # Name of the ratings, to show batches
         **kwargs, # Passed on to fastai's `DataLoader` (e.g. `device`)
     ):
         if not 0 <= rank < world_size: raise ValueError(f"rank must be in [0, world_size={world_size}), not {rank}")
         kwargs.pop('num_workers', None)  # batches are slices of in-memory tensors: no worker processes
         self.rank, self.world_size, self.seed, self.epoch = rank, world_size, seed, 0
+        self.classes, self.rating_col = classes, rating_col
         super().__init__(dataset, bs=bs, shuffle=shuffle, drop_last=drop_last, num_workers=0, **kwargs)
         if world_size > 1: self.n = -(-len(dataset)//world_size)  # this rank's share of each epoch
 
     def new(self, dataset=None, cls=None, **kwargs):
         "A copy with some attributes changed, keeping the sharding settings"
-        return super().new(dataset, cls, **{'rank':self.rank, 'world_size':self.world_size, 'seed':self.seed, **kwargs})
+        keep = dict(rank=self.rank, world_size=self.world_size, seed=self.seed, classes=self.classes, rating_col=self.rating_col)
+        return super().new(dataset, cls, **{**keep, **kwargs})
 
 # %% ../nbs/01a_fast.ipynb #74788163
 @patch
@@ -104,6 +109,22 @@ def rating_codes(self:FastCollabDL) -> tuple:
     ds = self.dataset
     return ds.users.cpu().numpy(), ds.items.cpu().numpy(), ds.ratings.cpu().numpy()
 
+@patch
+def show_batch(self:FastCollabDL,
+    b=None, # A batch `(x, y)`; defaults to `one_batch()`
+    max_n:int=9, # Show this many ratings
+    show:bool=True, # Display the table (else return it)
+    **kwargs,
+) -> pd.DataFrame|None:
+    "Ratings of a batch with the users' and items' own ids, as fastai's collab loaders show them"
+    if not self.classes: raise ValueError("this loader has no vocabularies to show ids with: make it with `fast_dataloaders`")
+    x, y = self.one_batch() if b is None else b
+    x, y = x[:max_n].cpu(), y[:max_n].cpu()
+    (ucol, uvocab), (icol, ivocab) = list(self.classes.items())[:2]
+    df = pd.DataFrame({ucol: [uvocab[i] for i in x[:,0].tolist()], icol: [ivocab[i] for i in x[:,1].tolist()], self.rating_col: y[:,0].numpy()})
+    if not show: return df
+    display_df(df)
+
 # %% ../nbs/01a_fast.ipynb #950cfc11
 def _codes(col:pd.Series, vocab:CategoryMap) -> np.ndarray:
     "Indices of `col`'s values in `vocab`: 0 (fastai's '#na#') for values not in it"
@@ -129,8 +150,9 @@ def fast_dataloaders(
     def coded(pos):
         part = df.iloc[pos]
         return CodedRatings(_codes(part[user], classes[user]), _codes(part[item], classes[item]), part[rating].to_numpy(np.float32))
-    trn = FastCollabDL(coded(tr), bs=bs, shuffle=True, device=device)
-    val = FastCollabDL(coded(va), bs=val_bs or 2*bs, device=device)
+    kw = dict(device=device, classes=classes, rating_col=rating)
+    trn = FastCollabDL(coded(tr), bs=bs, shuffle=True, **kw)
+    val = FastCollabDL(coded(va), bs=val_bs or 2*bs, **kw)
     dls = DataLoaders(trn, val, device=device)
     dls.classes, dls.rating_range, dls.user_col, dls.item_col, dls.rating_col = classes, rating_range, user, item, rating
     return dls
