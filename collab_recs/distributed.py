@@ -63,6 +63,7 @@ def distributed_fit(
     "`fit_one_cycle` across all processes: fastai's `distrib_ctx` with NCCL, `DistributedCPU` with gloo, plain `fit_one_cycle` in one process."
     if not (dist.is_available() and dist.is_initialized()): return learn.fit_one_cycle(epochs, lr, wd=wd)
     if dist.get_backend() == 'nccl':
+        import fastai.distributed  # adds `Learner.distrib_ctx`; needs the `accelerate` package
         with learn.distrib_ctx(): return learn.fit_one_cycle(epochs, lr, wd=wd)
     if dist.get_rank(): learn.remove_cb(ProgressCallback)
     cb = DistributedCPU(seed)
