@@ -26,6 +26,16 @@ def _examples(s:pd.Series, n=3) -> str:
 # %% ../nbs/00_data.ipynb #74bebc2b
 DUPLICATE_POLICIES = ('error', 'mean', 'first', 'last')
 
+def _may_have_duplicates(u:pd.Series, i:pd.Series) -> bool:
+    "False when integer ids `u`, `i` certainly form distinct pairs (one sort of packed keys: much faster than hashing the pairs)"
+    if not (pd.api.types.is_integer_dtype(u) and pd.api.types.is_integer_dtype(i)) or len(u) < 2: return True
+    u, i = u.to_numpy(np.int64), i.to_numpy(np.int64)
+    ulo, ilo = int(u.min()), int(i.min())
+    ispan = int(i.max()) - ilo + 1
+    if (int(u.max()) - ulo + 1) * ispan >= 2**62: return True  # packed keys would overflow int64
+    k = np.sort((u - ulo)*ispan + (i - ilo))
+    return bool((k[1:] == k[:-1]).any())
+
 def validate_ratings(
     df:pd.DataFrame, # Ratings, one row per (user, item) pair
     user:str='user', # Column holding user ids
@@ -61,8 +71,8 @@ def validate_ratings(
         if bad.any(): raise RatingsError(f"{bad.sum():,} rating(s) outside the declared range [{lo}, {hi}] in column {rating!r}, e.g. {_examples(r[bad])}")
     out = df.copy()
     out[rating] = r.astype('float32')
-    dup = out.duplicated([user,item], keep=False)
-    if dup.any():
+    dup = out.duplicated([user,item], keep=False) if _may_have_duplicates(out[user], out[item]) else None
+    if dup is not None and dup.any():
         if duplicates == 'error':
             ex = out.loc[dup,[user,item]].head(3).to_dict('records')
             raise RatingsError(f"{out.duplicated([user,item]).sum():,} repeated (user, item) pair(s), e.g. {ex}. "
