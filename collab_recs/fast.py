@@ -24,8 +24,8 @@ class CodedRatings:
         items, # Item indices
         ratings, # Ratings
     ):
-        self.users, self.items = torch.as_tensor(np.asarray(users), dtype=torch.int32), torch.as_tensor(np.asarray(items), dtype=torch.int32)
-        self.ratings = torch.as_tensor(np.asarray(ratings), dtype=torch.float32)
+        t = lambda o, dtype: torch.as_tensor(np.require(o, dtype, 'W'))  # no copy unless needed (read-only pandas views are copied)
+        self.users, self.items, self.ratings = t(users, np.int32), t(items, np.int32), t(ratings, np.float32)
         if not len(self.users) == len(self.items) == len(self.ratings):
             raise ValueError(f"users, items and ratings differ in length: {len(self.users)}, {len(self.items)}, {len(self.ratings)}")
 
