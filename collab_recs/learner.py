@@ -39,22 +39,24 @@ def dot_product_learner(
     return Learner(dls, model, loss_func=ifnone(loss_func, MSELossFlat()), metrics=metrics, **kwargs)
 
 # %% ../nbs/03_learner.ipynb #dcc098b7
-def sparse_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, grad_avg=None, sqr_avg=None, **kwargs):
+def sparse_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, avgs=None, **kwargs):
     "Adam with decoupled weight decay; a sparse gradient updates (and decays) only the rows it touches"
-    if grad_avg is None: grad_avg, sqr_avg = torch.zeros_like(p.data), torch.zeros_like(p.data)
+    f = p.shape[-1]
+    if avgs is None: avgs = p.data.new_zeros((*p.shape[:-1], 2*f))  # gradient and squared-gradient averages, side by side
     step, g = step + 1, p.grad
     sparse = g.is_sparse
-    if sparse:
+    if sparse:  # one gather and one scatter of the touched rows' state
         g = g.coalesce()
         rows, g = g.indices()[0], g.values()
-        ga, sa, w = grad_avg[rows], sqr_avg[rows], p.data[rows]
-    else: ga, sa, w = grad_avg, sqr_avg, p.data
+        st, w = avgs.index_select(0, rows), p.data.index_select(0, rows)
+    else: st, w = avgs, p.data
+    ga, sa = st[..., :f], st[..., f:]
     ga.mul_(mom).add_(g, alpha=1-mom)
     sa.mul_(sqr_mom).addcmul_(g, g, value=1-sqr_mom)
     if wd: w.mul_(1 - lr*wd)
     w.addcdiv_(ga, (sa/(1 - sqr_mom**step)).sqrt_().add_(eps), value=-lr/(1 - mom**step))
-    if sparse: grad_avg[rows], sqr_avg[rows], p.data[rows] = ga, sa, w
-    return {'grad_avg':grad_avg, 'sqr_avg':sqr_avg, 'step':step}
+    if sparse: avgs.index_copy_(0, rows, st); p.data.index_copy_(0, rows, w)
+    return {'avgs':avgs, 'step':step}
 
 def SparseAdam(
     params, # Parameters (or parameter groups) to optimise
