@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONWARNINGS := ignore::UserWarning:fastai.torch_core
 # Development set verified to work together (see ../shared/ENVIRONMENT.md); the package itself asks for loose ranges.
 DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0.1.18
-DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest
+DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest accelerate
 
 .PHONY: help venv data demo test test-nbs test-slow test-package check-sync export clean-nbs readme capture lab bench clean
 
@@ -20,7 +20,7 @@ help:
 	@echo "make clean-nbs  nbdev_clean: strip notebook metadata noise"
 	@echo "make readme     regenerate README.md from nbs/index.ipynb"
 	@echo "make capture    redraw Capture.PNG (rating distribution of MovieLens-100k)"
-	@echo "make bench      standard recipe vs fastai's collab_learner on seeded splits"
+	@echo "make bench      fast path vs CollabDataLoaders vs fastai collab_learner vs Surprise SVD, then 25M synthetic ratings (BENCH_ARGS=--skip-synthetic to skip)"
 
 $(BIN)/.installed: settings.ini setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -67,7 +67,8 @@ lab: data
 	$(BIN)/jupyter lab nbs
 
 bench: data
-	$(BIN)/python bench/seed_recipe.py --json out/bench_seed_recipe.json
+	$(BIN)/python -m pip install -q scikit-surprise  # benchmark only: never a package requirement
+	$(BIN)/python bench/bench.py --json out/bench.json $(BENCH_ARGS)
 
 clean:
 	rm -rf out build dist *.egg-info _proc _docs

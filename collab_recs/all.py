@@ -8,11 +8,13 @@ __all__ = []
 # %% ../nbs/99_all.ipynb #091d8524
 from .data import *
 from .dataloaders import *
+from .fast import *
 from .model import *
 from .learner import *
+from .distributed import *
 from .plots import *
 from .save import *
 from .recommend import *
-from . import data, dataloaders, model, learner, plots, save, recommend
+from . import data, dataloaders, fast, model, learner, distributed, plots, save, recommend
 
-__all__ = [n for m in (data, dataloaders, model, learner, plots, save, recommend) for n in m.__all__]
+__all__ = [n for m in (data, dataloaders, fast, model, learner, distributed, distributed, plots, save, recommend) for n in m.__all__]

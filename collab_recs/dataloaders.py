@@ -11,7 +11,8 @@ from fastai.data.block import TransformBlock
 from .data import RatingsDataset, RatingsError, validate_ratings
 
 # %% auto #0
-__all__ = ['SPLITS', 'random_split', 'per_user_split', 'time_split', 'collab_dataloaders', 'epoch_rows', 'rating_codes']
+__all__ = ['SPLITS', 'random_split', 'per_user_split', 'time_split', 'checked_split', 'collab_dataloaders', 'epoch_rows',
+           'rating_codes']
 
 # %% ../nbs/01_dataloaders.ipynb #421162e5
 def _check_pct(valid_pct):
@@ -60,6 +61,32 @@ def time_split(
 
 SPLITS = {'random': random_split, 'user': per_user_split, 'time': time_split}
 
+# %% ../nbs/01_dataloaders.ipynb #5d1019c6
+def checked_split(
+    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns below)
+    user:str='user', # Column holding user ids
+    item:str='item', # Column holding item ids
+    rating:str='rating', # Column holding ratings
+    valid_pct:float=0.2, # Fraction held out for validation
+    split:str|tuple='random', # 'random', 'user', 'time', or explicit (train, valid) positions
+    seed:int=42, # Seed of the split
+    bs:int=64, # Batch size (only checked here)
+    rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range
+    duplicates:str='error', # Policy for repeated (user, item) pairs, see `validate_ratings`
+) -> tuple: # (checked ratings, (train, valid) positions, rating range)
+    "Check the arguments and ratings of a loader factory and split the ratings: the first step every `*_dataloaders` shares."
+    if isinstance(data, RatingsDataset):
+        rating_range = rating_range or data.rating_range
+        data = data.ratings
+    if bs < 1: raise ValueError(f"bs must be a positive integer, not {bs}")
+    df = validate_ratings(data, user, item, rating, rating_range=rating_range, duplicates=duplicates)
+    if isinstance(split, str):
+        if split not in SPLITS: raise ValueError(f"split must be one of {list(SPLITS)} or (train, valid) positions, not {split!r}")
+        splits = SPLITS[split](df, valid_pct) if split == 'time' else SPLITS[split](df, valid_pct, seed)
+    else: splits = split
+    if rating_range is None: rating_range = (float(df[rating].min()), float(df[rating].max()))
+    return df, tuple(splits), tuple(rating_range)
+
 # %% ../nbs/01_dataloaders.ipynb #f98c7cd2
 def collab_dataloaders(
     data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns below)
@@ -75,21 +102,12 @@ def collab_dataloaders(
     **kwargs, # Passed on to `TabularPandas.dataloaders` (e.g. `device`, `val_bs`)
 ) -> CollabDataLoaders:
     "fastai `CollabDataLoaders` over `data` with a reproducible split, visiting each training rating once per epoch."
-    if isinstance(data, RatingsDataset):
-        rating_range = rating_range or data.rating_range
-        data = data.ratings
-    if bs < 1: raise ValueError(f"bs must be a positive integer, not {bs}")
-    df = validate_ratings(data, user, item, rating, rating_range=rating_range, duplicates=duplicates)
-    if isinstance(split, str):
-        if split not in SPLITS: raise ValueError(f"split must be one of {list(SPLITS)} or (train, valid) positions, not {split!r}")
-        splits = SPLITS[split](df, valid_pct) if split == 'time' else SPLITS[split](df, valid_pct, seed)
-    else: splits = split
+    df, splits, rating_range = checked_split(data, user, item, rating, valid_pct, split, seed, bs, rating_range, duplicates)
     splits = [list(map(int, s)) for s in splits]
     to = TabularCollab(df, [Categorify], [user, item], y_names=[rating], y_block=TransformBlock(), splits=splits)
     kwargs = {'dl_type': TabDataLoader, 'drop_last': False, **kwargs}
     dls = to.dataloaders(bs=bs, **kwargs)
     dls = CollabDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
-    if rating_range is None: rating_range = (float(df[rating].min()), float(df[rating].max()))
     dls.rating_range, dls.user_col, dls.item_col, dls.rating_col = tuple(rating_range), user, item, rating
     return dls
 

@@ -27,9 +27,11 @@ class DotProductBias(Module):
         n_factors:int=50, # Latent factors per user and item
         y_range:tuple=(0, 5.5), # Predictions lie strictly inside this range
         centre:float=None, # If given, zero factors and biases predict this rating instead of the middle of `y_range`
+        sparse:bool=False, # Sparse embedding gradients (only the rows a batch touches), for optimisers like `SparseAdam`
     ):
         self.user_factors, self.user_bias = Embedding(n_users, n_factors), Embedding(n_users, 1)
         self.item_factors, self.item_bias = Embedding(n_items, n_factors), Embedding(n_items, 1)
+        for e in (self.user_factors, self.user_bias, self.item_factors, self.item_bias): e.sparse = sparse
         self.y_range = tuple(float(o) for o in y_range)
         self.centre = None if centre is None else float(centre)
         self.offset = 0. if centre is None else _logit((self.centre - self.y_range[0]) / (self.y_range[1] - self.y_range[0]))
@@ -78,6 +80,7 @@ def from_dls(cls:DotProductBias,
     n_factors:int=50, # Latent factors per user and item
     y_range:tuple=None, # Output range; defaults to `default_y_range` of the data's rating range
     centre:bool=False, # Centre predictions on the mean training rating (see "Centring" below)
+    sparse:bool=False, # Sparse embedding gradients (see `DotProductBias`)
 ):
     "A `DotProductBias` sized for `dls`, keeping its user and item vocabularies."
     user, item = list(dls.classes)[:2]
@@ -86,7 +89,7 @@ def from_dls(cls:DotProductBias,
         if rr is None: ys = rating_codes(dls.train)[2]; rr = (float(ys.min()), float(ys.max()))
         y_range = default_y_range(*rr)
     mean = float(rating_codes(dls.train)[2].mean()) if centre else None
-    m = cls(len(dls.classes[user]), len(dls.classes[item]), n_factors, y_range, centre=mean)
+    m = cls(len(dls.classes[user]), len(dls.classes[item]), n_factors, y_range, centre=mean, sparse=sparse)
     m.user_vocab, m.item_vocab = dls.classes[user], dls.classes[item]
     return m
 
