@@ -13,6 +13,9 @@ from .learner import *
 from .plots import *
 from .save import *
 from .recommend import *
-from . import data, dataloaders, model, learner, plots, save, recommend
+from .evaluate import *
+import importlib
 
-__all__ = [n for m in (data, dataloaders, model, learner, plots, save, recommend) for n in m.__all__]
+# by import path, not `from collab_recs import evaluate`: that would bind the module over `learner.evaluate`
+_modules = [importlib.import_module(f'collab_recs.{m}') for m in ('data', 'dataloaders', 'model', 'learner', 'plots', 'save', 'recommend', 'evaluate')]
+__all__ = [n for m in _modules for n in m.__all__]
