@@ -13,9 +13,10 @@ from .learner import *
 from .plots import *
 from .save import *
 from .recommend import *
+from .interpret import *
 from .evaluate import *
 import importlib
 
 # by import path, not `from collab_recs import evaluate`: that would bind the module over `learner.evaluate`
-_modules = [importlib.import_module(f'collab_recs.{m}') for m in ('data', 'dataloaders', 'model', 'learner', 'plots', 'save', 'recommend', 'evaluate')]
+_modules = [importlib.import_module(f'collab_recs.{m}') for m in ('data', 'dataloaders', 'model', 'learner', 'plots', 'save', 'recommend', 'interpret', 'evaluate')]
 __all__ = [n for m in _modules for n in m.__all__]
