@@ -40,8 +40,10 @@ def score_block(
     users = users.to(dev)
     itf, itb = model.item_factors.weight, model.item_bias.weight[:, 0]
     if items is not None: items = items.to(dev); itf, itb = itf[items], itb[items]
-    res = model.user_factors.weight[users] @ itf.T + model.user_bias.weight[users] + itb[None] + model.offset
-    return sigmoid_range(res, *model.y_range).float()
+    res = model.user_factors.weight[users] @ itf.T
+    res += model.user_bias.weight[users]; res += itb[None]; res += model.offset
+    lo, hi = model.y_range
+    return res.sigmoid_().mul_(hi - lo).add_(lo).float()  # `sigmoid_range` in place: one block in memory, not four
 
 # %% ../nbs/06_recommend.ipynb #5265888b
 class RatedPairs:
@@ -163,8 +165,8 @@ def _frame(model, users, rows, scores, titles) -> pd.DataFrame:
     keep = (rows >= 0).ravel()
     items = _ids(model.item_vocab)[np.maximum(rows.ravel()[keep] - 1, 0)]
     titles = titles if titles is not None else getattr(model, 'titles', None)
-    titles = {} if titles is None else titles if isinstance(titles, (dict, pd.Series)) else dict(titles)
-    title = [str(titles.get(o, o)) if titles.get(o) is not None else str(o) for o in items]
+    titles = {} if titles is None else titles if isinstance(titles, dict) else dict(titles.items() if isinstance(titles, pd.Series) else titles)
+    title = [str(t) if (t := titles.get(o)) is not None else str(o) for o in items]  # a dict: Series.get per item is slow
     df = pd.DataFrame({'user': _ids(model.user_vocab)[np.repeat(users, k)[keep] - 1],
                        'rank': np.tile(np.arange(1, k+1), len(users))[keep], 'item': items,
                        'title': title,
