@@ -170,17 +170,18 @@ def train(args) -> dict:
     return metrics
 
 # %% ../nbs/09_cli.ipynb #af4f478a
-def _show(df:pd.DataFrame, args, title:str=''):
-    "Print `df` as a table (under `title`), or as JSON records with `--json`"
+def _show(df:pd.DataFrame, args, title:str='', drop:list=()):
+    "Print `df` as a table (under `title`, without columns `drop`), or as JSON records with `--json`"
     if args.json: print(df.to_json(orient='records', force_ascii=False)); return
     if title: print(title)
+    df = df.drop(columns=list(drop))
     print(df.to_string(index=False, float_format='{:.4f}'.format) if len(df) else '(none)')
 
 def recommend_cmd(args) -> pd.DataFrame:
     "Run `collab-recs recommend`"
     m = load_model(args.model)
     df = recommend_all(m, [args.user], n=args.n, exclude_rated=not args.include_rated)
-    _show(df, args, f"Top {args.n} for user {args.user}" + ('' if args.include_rated or m.rated is not None else ' (this model has no record of rated items)') + ':')
+    _show(df, args, f"Top {args.n} for user {args.user}" + ('' if args.include_rated or m.rated is not None else ' (this model has no record of rated items)') + ':', drop=['user'])
     return df
 
 def similar_cmd(args) -> pd.DataFrame:
@@ -189,7 +190,7 @@ def similar_cmd(args) -> pd.DataFrame:
     if args.item is not None:
         iid = item_id(m, args.item)
         df = similar_items(m, iid, n=args.n, min_ratings=args.min_ratings)
-        name = f"item {iid}" + (f" ({m.titles[iid]})" if m.titles and iid in m.titles else '')
+        name = f"item {iid}" + (f" ({m.titles[iid]})" if m.titles and m.titles.get(iid, str(iid)) != str(iid) else '')
     else:
         df, name = similar_users(m, args.user, n=args.n, min_ratings=args.min_ratings), f"user {args.user}"
     _show(df, args, f"Most similar to {name}:")

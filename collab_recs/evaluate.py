@@ -176,4 +176,5 @@ def evaluation_report(
     for n, fn in (extra or {}).items(): rows[n] = rank(fn)
     df = pd.DataFrame.from_dict(rows, orient='index')
     df.index.name = 'model'
+    df['n_users'] = df['n_users'].astype('Int64')
     return df[['rmse'] + [c for c in df.columns if c != 'rmse']]
