@@ -70,7 +70,7 @@ def _lookup(vocab, kind, ids) -> torch.Tensor:
             i = o2i.get(int(o)) if o.lstrip('-').isdigit() else None
         if i is None or i == 0:  # index 0 is fastai's '#na#' placeholder, never a real user or item
             raise UnknownIdError(f"unknown {kind} {o!r}: the model has no {kind} with this id (it knows {len(vocab)-1:,} {kind}s). "
-                                 f"Check the id and its type; a {kind} that was not in the training data needs cold start "
+                                 f"Check the id and its type; {'an' if kind == 'item' else 'a'} {kind} that was not in the training data needs cold start "
                                  f"({_COLD_START[kind]}).")
         idx.append(i)
     return torch.tensor(idx, dtype=torch.long)
