@@ -6,6 +6,7 @@
 __all__ = []
 
 # %% ../nbs/99_all.ipynb #091d8524
+import importlib
 from .data import *
 from .dataloaders import *
 from .fast import *
@@ -15,6 +16,10 @@ from .distributed import *
 from .plots import *
 from .save import *
 from .recommend import *
-from . import data, dataloaders, fast, model, learner, distributed, plots, save, recommend
+from .interpret import *
+from .evaluate import *
 
-__all__ = [n for m in (data, dataloaders, fast, model, learner, distributed, distributed, plots, save, recommend) for n in m.__all__]
+# by import path, not `from collab_recs import evaluate`: that would bind the module over `learner.evaluate`
+_modules = [importlib.import_module(f'collab_recs.{m}') for m in
+            ('data', 'dataloaders', 'fast', 'model', 'learner', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluate')]
+__all__ = [n for m in _modules for n in m.__all__]

@@ -11,8 +11,8 @@ from fastai.data.block import TransformBlock
 from .data import RatingsDataset, RatingsError, validate_ratings
 
 # %% auto #0
-__all__ = ['SPLITS', 'random_split', 'per_user_split', 'time_split', 'checked_split', 'collab_dataloaders', 'epoch_rows',
-           'rating_codes']
+__all__ = ['SPLITS', 'random_split', 'per_user_split', 'time_split', 'user_time_split', 'checked_split', 'collab_dataloaders',
+           'epoch_rows', 'rating_codes']
 
 # %% ../nbs/01_dataloaders.ipynb #421162e5
 def _check_pct(valid_pct):
@@ -37,9 +37,12 @@ def per_user_split(
 ) -> tuple: # (train, valid) integer positions
     "Hold out a seeded random `valid_pct` of each user's ratings, keeping at least one per user in training."
     _check_pct(valid_pct)
-    rng = np.random.default_rng(seed)
+    return _per_user_holdout(df, valid_pct, np.random.default_rng(seed).random(len(df)), user)
+
+def _per_user_holdout(df, valid_pct, key, user) -> tuple:
+    "Hold out the first `valid_pct` of each user's ratings in order of `key`, keeping at least one per user in training"
     codes = pd.factorize(df[user])[0]
-    order = np.lexsort((rng.random(len(df)), codes))  # users grouped, random order within each user
+    order = np.lexsort((key, codes))  # users grouped, ordered by `key` within each user
     sizes = np.bincount(codes)
     rank = np.arange(len(df)) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # position within the user's group
     n_valid = np.minimum(np.round(sizes*valid_pct).astype(int), sizes-1)
@@ -59,7 +62,19 @@ def time_split(
     cut = len(df) - int(round(len(df)*valid_pct))
     return np.sort(order[:cut]), np.sort(order[cut:])
 
-SPLITS = {'random': random_split, 'user': per_user_split, 'time': time_split}
+def user_time_split(
+    df:pd.DataFrame, # Ratings
+    valid_pct:float=0.2, # Fraction of each user's ratings (their most recent) to hold out
+    time:str='timestamp', # Column holding timestamps
+    user:str='user', # Column holding user ids
+) -> tuple: # (train, valid) integer positions
+    "Hold out each user's most recent `valid_pct` of ratings, keeping at least their first one in training."
+    _check_pct(valid_pct)
+    if time not in df.columns: raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)}")
+    t = df[time].to_numpy()
+    return _per_user_holdout(df, valid_pct, -np.argsort(np.argsort(t, kind='stable'), kind='stable'), user)  # latest first
+
+SPLITS = {'random': random_split, 'user': per_user_split, 'time': time_split, 'user_time': user_time_split}
 
 # %% ../nbs/01_dataloaders.ipynb #5d1019c6
 def checked_split(
@@ -82,7 +97,7 @@ def checked_split(
     df = validate_ratings(data, user, item, rating, rating_range=rating_range, duplicates=duplicates)
     if isinstance(split, str):
         if split not in SPLITS: raise ValueError(f"split must be one of {list(SPLITS)} or (train, valid) positions, not {split!r}")
-        splits = SPLITS[split](df, valid_pct) if split == 'time' else SPLITS[split](df, valid_pct, seed)
+        splits = SPLITS[split](df, valid_pct) if 'time' in split else SPLITS[split](df, valid_pct, seed)
     else: splits = split
     if rating_range is None: rating_range = (float(df[rating].min()), float(df[rating].max()))
     return df, tuple(splits), tuple(rating_range)
@@ -94,7 +109,7 @@ def collab_dataloaders(
     item:str='item', # Column holding item ids; use 'title' for human-readable item names
     rating:str='rating', # Column holding ratings
     valid_pct:float=0.2, # Fraction held out for validation
-    split:str|tuple='random', # 'random', 'user', 'time', or explicit (train, valid) positions
+    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or explicit (train, valid) positions
     seed:int=42, # Seed of the split (and of nothing else: seed training with `fastai.torch_core.set_seed`)
     bs:int=64, # Batch size
     rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range

@@ -55,6 +55,9 @@ def default_y_range(
     return (lo - span/4, hi + span/8)
 
 # %% ../nbs/02_model.ipynb #b60046f1
+_COLD_START = {'user': 'fold the new user in from their ratings with `collab_recs.coldstart.fold_in_user`',
+              'item': 'see `collab_recs.coldstart`'}
+
 class UnknownIdError(LookupError):
     "An id the model was not trained on."
     def __str__(self): return str(self.args[0])
@@ -69,7 +72,8 @@ def _lookup(vocab, kind, ids) -> torch.Tensor:
             i = o2i.get(int(o)) if o.lstrip('-').isdigit() else None
         if i is None or i == 0:  # index 0 is fastai's '#na#' placeholder, never a real user or item
             raise UnknownIdError(f"unknown {kind} {o!r}: the model has no {kind} with this id (it knows {len(vocab)-1:,} {kind}s). "
-                                 f"Check the id and its type; a {kind} that was not in the training data needs cold-start handling.")
+                                 f"Check the id and its type; {'an' if kind == 'item' else 'a'} {kind} that was not in the training data needs cold start "
+                                 f"({_COLD_START[kind]}).")
         idx.append(i)
     return torch.tensor(idx, dtype=torch.long)
 
