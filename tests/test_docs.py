@@ -153,8 +153,9 @@ def test_every_plot_cell_has_its_image(site, pages):
 # ---------------------------------------------------------------- in the browser
 @pytest.fixture(scope='module')
 def server(site):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a): pass
+    handler = functools.partial(Quiet, directory=str(site))
     httpd = socketserver.ThreadingTCPServer(('127.0.0.1', 0), handler)
     t = threading.Thread(target=httpd.serve_forever, daemon=True); t.start()
     yield f'http://127.0.0.1:{httpd.server_address[1]}/'
@@ -229,7 +230,9 @@ def test_search(server, browser):
     ctx, page = _open(browser, server + 'index.html')
     try:
         for term, expect in [('dot_product_learner', 'learner.html'), ('principal', 'plots.html')]:
-            page.fill('input.md-search__input', term)
+            page.click('input.md-search__input')
+            page.fill('input.md-search__input', '')
+            page.keyboard.type(term)
             page.wait_for_selector('.md-search-result__item', timeout=20_000)
             links = page.eval_on_selector_all('.md-search-result__item a', 'els => els.map(e => e.href)')
             assert any(expect in l for l in links), (term, links[:10])

@@ -45,9 +45,12 @@ def page_name(p:Path) -> str:
     return _nbpath2html(Path(p.name)).name
 
 # ---------------------------------------------------------------- 1. execute
+def _code(nb) -> list: return [c['source'] if isinstance(c['source'], str) else ''.join(c['source'])
+                                 for c in nb['cells'] if c['cell_type'] == 'code']
+
 def _digest(nb:Path, slow:bool) -> str:
-    "Cache key: the notebook, the package source and the slow flag"
-    h = hashlib.sha256(nb.read_bytes())
+    "Cache key: the notebook's code (prose edits need no re-run), the package source and the slow flag"
+    h = hashlib.sha256(json.dumps(_code(json.loads(nb.read_text()))).encode())
     for f in sorted((ROOT/'collab_recs').glob('*.py')): h.update(f.read_bytes())
     h.update(b'slow' if slow else b'fast')
     return h.hexdigest()
@@ -89,10 +92,13 @@ def execute(nb:Path, dest:Path, slow:bool=True) -> float:
 
 # ---------------------------------------------------------------- 2. nbdev processing
 def nbdev_process(src:Path, dest:Path, orig:Path):
-    "`_proc/` as `nbdev_proc_nbs` writes it, from the executed copy `src` of notebook `orig`"
+    "`_proc/` as `nbdev_proc_nbs` writes it, from notebook `orig` with the outputs of its executed copy `src`"
     from execnb.nbio import read_nb, write_nb
     from nbdev.processors import FilterDefaults
-    nb = read_nb(src)
+    nb, done = read_nb(orig), read_nb(src)
+    assert _code(nb) == _code(done), f"{src} is not an execution of {orig}"
+    for c, r in zip([c for c in nb.cells if c.cell_type == 'code'], [c for c in done.cells if c.cell_type == 'code']):
+        c.outputs, c.execution_count = r.get('outputs', []), r.get('execution_count')
     nb.path_ = str(orig)   # FrontmatterProc names the page after the original notebook
     FilterDefaults()(nb)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -180,7 +186,7 @@ def mathml(md:str) -> str:
     parts = _re_code.split(md)
     return ''.join(p if i % 2 else _re_math.sub(_conv, p) for i, p in enumerate(parts))
 
-_re_img = re.compile(r'!\[[^\]]*\]\(([^)\s]+)')
+_re_img = re.compile(r'\]\(([^)\s]+\.(?:png|jpe?g|gif|svg|webp))\)', re.I)   # alt texts may hold nbdev's links
 
 def copy_assets(nb:dict, dest:Path):
     "Copy local images that markdown cells refer to (looked up beside the notebooks, then at the repo root)"
@@ -196,7 +202,8 @@ def copy_assets(nb:dict, dest:Path):
 
 def mkdocs_config(nav:list, cfg) -> dict:
     return {
-        'site_name': cfg.title, 'site_description': cfg.description, 'repo_url': cfg.git_url,
+        # no repo_url: mkdocs-material would then query the GitHub API from every page
+        'site_name': cfg.title, 'site_description': cfg.description,
         'docs_dir': str(SRC), 'site_dir': str(SITE), 'use_directory_urls': False, 'strict': False,
         'theme': {'name': 'material', 'font': False,   # no Google Fonts: the site must work offline
                   'features': ['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
@@ -217,17 +224,25 @@ def nbdev_anchor(text:str) -> str:
     "The anchor nbdev links to for a heading (`DotProductBias.from_dls` -> `dotproductbias.from_dls`), as Quarto makes it"
     return re.sub(r'\s+', '-', re.sub(r'<[^>]+>|¶', '', text).strip().lower())
 
-def fix_html(site:Path):
-    """Offline and nbdev-compatible HTML: drop scripts from CDNs (and nbconvert's empty require.js tag), and give
-    every heading nbdev's anchor too (mkdocs slugifies `DotProductBias.bias` to `dotproductbiasbias`)"""
-    for f in site.glob('*.html'):
-        html = f.read_text()
-        new = _re_ext_script.sub('', html)
-        def _anchor(m):
-            a = nbdev_anchor(m.group(4))
-            return m.group(0) if not a or a == m.group(3) else f'{m.group(1)}<span id="{a}"></span>{m.group(4)}</h{m.group(2)}>'
-        new = _re_heading.sub(_anchor, new)
-        if new != html: f.write_text(new)
+_re_local_a = re.compile(r'<a href="([\w.-]+\.html)#([^"]+)"[^>]*>(.*?)</a>', re.S)
+
+def fix_html(site:Path) -> int:
+    """Offline and nbdev-compatible HTML: drop scripts from CDNs (and nbconvert's empty require.js tag), give every
+    heading nbdev's anchor too (mkdocs slugifies `DotProductBias.bias` to `dotproductbiasbias`), and unlink backtick
+    names whose target has no section (private helpers have no `show_doc`). Returns how many links were unlinked."""
+    def _anchor(m):
+        a = nbdev_anchor(m.group(4))
+        return m.group(0) if not a or a == m.group(3) else f'{m.group(1)}<span id="{a}"></span>{m.group(4)}</h{m.group(2)}>'
+    pages = {f.name: _re_heading.sub(_anchor, _re_ext_script.sub('', f.read_text())) for f in site.glob('*.html')}
+    ids = {n: set(re.findall(r'\bid="([^"]+)"', h)) for n, h in pages.items()}
+    n_unlinked = 0
+    def _unlink(m):
+        nonlocal n_unlinked
+        if m.group(1) in ids and m.group(2) in ids[m.group(1)]: return m.group(0)
+        n_unlinked += 1
+        return m.group(3)
+    for n, h in pages.items(): (site/n).write_text(_re_local_a.sub(_unlink, h))
+    return n_unlinked
 
 # ---------------------------------------------------------------- driver
 def build(slow:bool=True, quiet:bool=False) -> dict:
@@ -270,7 +285,7 @@ def build(slow:bool=True, quiet:bool=False) -> dict:
     res = subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '-q', '-f', str(conf)], cwd=WORK,
                          capture_output=True, text=True)
     if res.returncode: raise DocsBuildError(f"mkdocs build failed:\n{res.stdout}\n{res.stderr}")
-    fix_html(SITE)
+    stats['unlinked'] = fix_html(SITE)
     (SITE/'pages.json').write_text(json.dumps(stats['pages'], indent=1))
     t3 = time.time()
     stats.update(execute_s=round(t1-t0, 1), process_s=round(t2-t1, 1), render_s=round(t3-t2, 1), total_s=round(t3-t0, 1))
