@@ -55,7 +55,7 @@ def _digest(nb:Path, slow:bool) -> str:
     h.update(b'slow' if slow else b'fast')
     return h.hexdigest()
 
-def execute(nb:Path, dest:Path, slow:bool=True) -> float:
+def execute(nb:Path, dest:Path, slow:bool=True, threads:int=1) -> float:
     "Run `nb` as `nbdev_test` does (cwd `nbs/`, `eval: false` and unselected flags skipped), saving outputs to `dest`"
     from execnb.shell import CaptureShell
     from execnb.nbio import write_nb
@@ -75,7 +75,11 @@ def execute(nb:Path, dest:Path, slow:bool=True) -> float:
     proc = NBProcessor(nb, procs=[], process=True)   # parses directives (and strips them from the sources it runs)
     start = time.time()
     os.environ['IN_TEST'] = '1'
+    os.environ.setdefault('OMP_NUM_THREADS', str(threads))   # for commands the notebook runs (e.g. `collab-recs train`)
     k = CaptureShell(nb)
+    # One intra-op thread: the model's ops are tiny, and with more threads than free cores torch's workers spin-wait
+    # (measured on the shared 2-core machine: 250 batches in 21 s with 1 thread, 145 s with 2)
+    k.run_cell(f'import torch; torch.set_num_threads({threads})')
     try:
         with working_directory(nb.parent): k.run_all(proc.nb, exc_stop=True, preproc=_no_eval)
     except Exception as e:
@@ -209,7 +213,7 @@ def mkdocs_config(nav:list, cfg) -> dict:
                   'features': ['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
                   'palette': {'primary': 'indigo'}},
         'plugins': [{'search': {}},
-                    {'mkdocs-jupyter': {'execute': False, 'include_source': False, 'include_requirejs': False,
+                    {'mkdocs-jupyter': {'execute': False, 'include_source': False, 'include_requirejs': False, 'no_prompt': True,
                                         'toc_depth': 3, 'cache_dir': str(WORK/'mkdocs-jupyter-cache'),
                                         'remove_tag_config': {'remove_input_tags': ['remove_input']}}}],
         'extra_css': ['styles.css'],
