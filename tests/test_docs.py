@@ -52,7 +52,7 @@ def test_every_notebook_is_a_page_in_order(site, pages):
     assert [p['notebook'] for p in pages] == [nb.name for nb in nbs]
     assert len(pages) >= 12, pages   # index, two tutorials, the chapters
     for p in pages: assert (site/p['page']).exists(), p
-    nav = [m for m in re.findall(r'class="md-nav__link[^"]*"[^>]*href="([^"#]+\.html)"', (site/'index.html').read_text())]
+    nav = re.findall(r'<a href="([^"#]+\.html)" class="md-nav__link', (site/'index.html').read_text())
     order = list(dict.fromkeys(h for h in nav if h in {p['page'] for p in pages}))
     assert order[0] == 'index.html'
     assert order == [p['page'] for p in pages], order

@@ -95,16 +95,32 @@ def execute(nb:Path, dest:Path, slow:bool=True, threads:int=1) -> float:
     return time.time() - start
 
 # ---------------------------------------------------------------- 2. nbdev processing
+def _filter():
+    """nbdev's `FilterDefaults`, except that `exec_show_docs` skips test cells that mix imports with other code.
+    nbdev runs such cells (warning "Found cells containing imports and other code") in a fresh shell where the
+    variables of earlier, unexecuted cells are missing, so they fail; `show_doc` needs only exports and imports."""
+    import ast
+    from nbdev.processors import FilterDefaults, exec_show_docs, _ast_contains, _show_docs
+    class exec_show_docs_(exec_show_docs):
+        def __call__(self, cell):
+            if cell.cell_type == 'code' and not (cell.directives_.keys() & {'export','exports','exporti','exec_doc'}):
+                trees = cell.parsed_()
+                if trees and _ast_contains(trees, (ast.Import, ast.ImportFrom)) and _ast_contains(trees, (ast.Expr, ast.Assign)) \
+                   and not _show_docs(trees): return
+            return super().__call__(cell)
+    class DocsFilter(FilterDefaults):
+        def base_procs(self): return [exec_show_docs_ if p is exec_show_docs else p for p in super().base_procs()]
+    return DocsFilter()
+
 def nbdev_process(src:Path, dest:Path, orig:Path):
     "`_proc/` as `nbdev_proc_nbs` writes it, from notebook `orig` with the outputs of its executed copy `src`"
     from execnb.nbio import read_nb, write_nb
-    from nbdev.processors import FilterDefaults
     nb, done = read_nb(orig), read_nb(src)
     assert _code(nb) == _code(done), f"{src} is not an execution of {orig}"
     for c, r in zip([c for c in nb.cells if c.cell_type == 'code'], [c for c in done.cells if c.cell_type == 'code']):
         c.outputs, c.execution_count = r.get('outputs', []), r.get('execution_count')
     nb.path_ = str(orig)   # FrontmatterProc names the page after the original notebook
-    FilterDefaults()(nb)
+    _filter()(nb)
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_nb(nb, dest)
 
@@ -237,7 +253,17 @@ def fix_html(site:Path) -> int:
     def _anchor(m):
         a = nbdev_anchor(m.group(4))
         return m.group(0) if not a or a == m.group(3) else f'{m.group(1)}<span id="{a}"></span>{m.group(4)}</h{m.group(2)}>'
-    pages = {f.name: _re_heading.sub(_anchor, _re_ext_script.sub('', f.read_text())) for f in site.glob('*.html')}
+    def _dedupe(html):
+        "nbconvert repeats ids (title `Recommend`, function `recommend`); mkdocs' TOC links the second as `recommend_1`"
+        seen = {}
+        def _one(m):
+            hid = m.group(3); k = seen.get(hid, 0); seen[hid] = k + 1
+            return m.group(0) if not k else f'{m.group(1)}<span id="{hid}_{k}"></span>{m.group(4)}</h{m.group(2)}>'
+        html = _re_heading.sub(_one, html)
+        for hid, n in seen.items():   # nbdev links `#recommend` to the function, not to the page title
+            if n > 1: html = html.replace(f'<h1 id="{hid}">', f'<h1 id="{hid}-page">', 1)
+        return html
+    pages = {f.name: _dedupe(_re_heading.sub(_anchor, _re_ext_script.sub('', f.read_text()))) for f in site.glob('*.html')}
     ids = {n: set(re.findall(r'\bid="([^"]+)"', h)) for n, h in pages.items()}
     n_unlinked = 0
     def _unlink(m):
