@@ -23,6 +23,8 @@ NBS, PROC, SITE = ROOT/'nbs', ROOT/'_proc', ROOT/'_docs'
 WORK = ROOT/'build'/'docs'          # executed notebooks (cache) and the mkdocs source tree
 EXEC, SRC = WORK/'exec', WORK/'src'
 
+TUTORIALS = ['tutorial_movies', 'tutorial_books']   # reading order; other tutorials follow alphabetically
+
 class DocsBuildError(RuntimeError): "A notebook failed to execute or the site failed to render"
 
 # ---------------------------------------------------------------- discovery and order
@@ -34,10 +36,10 @@ def notebooks(nbs:Path=NBS) -> list:
 
 def page_order(p:Path) -> tuple:
     "Home page first, then tutorials, then chapters by number (`01_` before `01a_` before `02_`), then the rest"
-    if p.stem == 'index': return (0, '')
-    if p.stem.startswith('tutorial'): return (1, p.stem)
-    if re.match(r'^\d', p.stem): return (2, p.stem)
-    return (3, p.stem)
+    if p.stem == 'index': return (0, 0, '')
+    if p.stem.startswith('tutorial'): return (1, TUTORIALS.index(p.stem) if p.stem in TUTORIALS else len(TUTORIALS), p.stem)
+    if re.match(r'^\d', p.stem): return (2, 0, p.stem)
+    return (3, 0, p.stem)
 
 def page_name(p:Path) -> str:
     "The page's file name as nbdev/Quarto name it: `00_data.ipynb` -> `data.html`"
