@@ -7,14 +7,20 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONWARNINGS := ignore::UserWarning:fastai.torch_core
 # Development set verified to work together (see ../shared/ENVIRONMENT.md); the package itself asks for loose ranges.
 DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0.1.18
-DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest accelerate
+# Docs site (tools/build_docs.py, tests/test_docs.py): offline renderer and browser driver, versions verified together;
+# the browser itself is Debian's chromium (.ci/run installs it), never one that playwright downloads.
+DOCS_TOOLS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocs-jupyter==0.26.3 latex2mathml==3.81.1 playwright==1.65.2
+DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest accelerate==1.15.0 $(DOCS_TOOLS)
 
-.PHONY: help venv data demo test test-nbs test-slow test-package check-sync export clean-nbs readme capture lab bench clean
+.PHONY: help venv data demo test test-nbs test-slow test-package test-docs check-sync export clean-nbs readme capture lab bench docs docs-serve clean
 
 help:
 	@echo "make demo       set up, then train on MovieLens-100k with the standard recipe (writes out/ml-100k)"
 	@echo "make test       set up, then run the default test suite (what CI runs)"
 	@echo "make test-slow  also run the notebook cells flagged slow"
+	@echo "make test-docs  build the docs site and check every page in headless Chromium (CI runs it too)"
+	@echo "make docs       build the docs site into _docs/ (offline; executes the notebooks, slow cells too)"
+	@echo "make docs-serve build the docs site and serve it on http://127.0.0.1:8000"
 	@echo "make lab        open the notebooks in JupyterLab"
 	@echo "make export     nbdev_export: notebooks -> collab_recs/"
 	@echo "make clean-nbs  nbdev_clean: strip notebook metadata noise"
@@ -50,6 +56,18 @@ test-slow: data
 
 test-package: venv
 	$(BIN)/python -m pytest -q tests/test_package.py
+
+# Tests train on small batches, which gain nothing from a second thread (and lose a lot on a busy machine)
+test-nbs test-slow test-docs docs: export OMP_NUM_THREADS=1
+
+test-docs: data
+	$(BIN)/python -m pytest -q tests/test_docs.py
+
+docs: data
+	$(BIN)/python tools/build_docs.py
+
+docs-serve: data
+	$(BIN)/python tools/build_docs.py --serve
 
 export: venv
 	$(BIN)/nbdev_export
