@@ -15,8 +15,9 @@ from .save import *
 from .recommend import *
 from .interpret import *
 from .evaluate import *
+from .coldstart import *
 import importlib
 
 # by import path, not `from collab_recs import evaluate`: that would bind the module over `learner.evaluate`
-_modules = [importlib.import_module(f'collab_recs.{m}') for m in ('data', 'dataloaders', 'model', 'learner', 'plots', 'save', 'recommend', 'interpret', 'evaluate')]
+_modules = [importlib.import_module(f'collab_recs.{m}') for m in ('data', 'dataloaders', 'model', 'learner', 'plots', 'save', 'recommend', 'interpret', 'evaluate', 'coldstart')]
 __all__ = [n for m in _modules for n in m.__all__]
