@@ -18,8 +18,9 @@ from .save import *
 from .recommend import *
 from .interpret import *
 from .evaluate import *
+from .coldstart import *
 
 # by import path, not `from collab_recs import evaluate`: that would bind the module over `learner.evaluate`
 _modules = [importlib.import_module(f'collab_recs.{m}') for m in
-            ('data', 'dataloaders', 'fast', 'model', 'learner', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluate')]
+            ('data', 'dataloaders', 'fast', 'model', 'learner', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluate', 'coldstart')]
 __all__ = [n for m in _modules for n in m.__all__]

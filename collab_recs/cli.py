@@ -18,10 +18,11 @@ from .save import save_model, load_model, ModelFileError
 from .recommend import rated_items, recommend_all
 from .interpret import similar_items, similar_users, item_id
 from .evaluate import evaluation_report
+from .coldstart import run_onboarding
 import pandas as pd
 
 # %% auto #0
-__all__ = ['make_parser', 'train', 'recommend_cmd', 'similar_cmd', 'evaluate_cmd', 'main']
+__all__ = ['make_parser', 'train', 'recommend_cmd', 'similar_cmd', 'evaluate_cmd', 'onboard_cmd', 'main']
 
 # %% ../nbs/09_cli.ipynb #8f0815a8
 def _checked(cast, ok, requirement:str):
@@ -101,6 +102,13 @@ def make_parser() -> argparse.ArgumentParser:
     e.set_defaults(data=None, split='user', valid_pct=0.25)
     e.add_argument('--k', type=_positive_int, default=10, help='cut-off of the ranking metrics (default: 10)')
     e.add_argument('--json', action='store_true', help='print JSON records instead of a table')
+    o = sub.add_parser('onboard', help='ask a new user about items in the terminal, then recommend',
+                       description='Onboard a new user: ask about a few well-known, informative items round by round (Enter = not seen, '
+                                   'q = finish), fold their answers into the saved model without retraining, and print recommendations.')
+    o.add_argument('--model', required=True, help='model directory written by train')
+    o.add_argument('--rounds', type=_positive_int, default=3, help='rounds of questions (default: 3)')
+    o.add_argument('--per-round', type=_positive_int, default=20, help='questions per round (default: 20)')
+    o.add_argument('-n', type=_positive_int, default=10, help='how many recommendations at the end (default: 10)')
     return p
 
 # %% ../nbs/09_cli.ipynb #6685379c
@@ -217,12 +225,18 @@ def evaluate_cmd(args) -> pd.DataFrame:
     return df
 
 # %% ../nbs/09_cli.ipynb #8d42afef
+def onboard_cmd(args) -> pd.DataFrame:
+    "Run `collab-recs onboard`: questions on stdin/stdout, then recommendations"
+    m = load_model(args.model)
+    return run_onboarding(m, rounds=args.rounds, per_round=args.per_round, n=args.n, ask=lambda prompt: input(prompt))
+
 def main(argv:list=None) -> int:
     "Entry point of the `collab-recs` command; returns the exit status"
     args = make_parser().parse_args(argv)
     warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
     try:
-        {'train': train, 'recommend': recommend_cmd, 'similar': similar_cmd, 'evaluate': evaluate_cmd}[args.command](args)
+        {'train': train, 'recommend': recommend_cmd, 'similar': similar_cmd, 'evaluate': evaluate_cmd,
+         'onboard': onboard_cmd}[args.command](args)
     except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError) as e:  # OSError: missing files, downloads
         print(f"collab-recs: error: {e}", file=sys.stderr)
         return 2
