@@ -11,10 +11,12 @@ from .dataloaders import *
 from .fast import *
 from .model import *
 from .learner import *
+from .models import *
+from .tuning import *
 from .distributed import *
 from .plots import *
 from .save import *
 from .recommend import *
-from . import data, dataloaders, fast, model, learner, distributed, plots, save, recommend
+from . import data, dataloaders, fast, model, learner, models, tuning, distributed, plots, save, recommend
 
-__all__ = [n for m in (data, dataloaders, fast, model, learner, distributed, distributed, plots, save, recommend) for n in m.__all__]
+__all__ = [n for m in (data, dataloaders, fast, model, learner, models, tuning, distributed, distributed, plots, save, recommend) for n in m.__all__]
