@@ -79,7 +79,7 @@ def summary(rows) -> pd.DataFrame:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='seeds of the random 80/20 splits')
+    p.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2], help='seeds of the random 80/20 splits (none: only u1, if found)')
     p.add_argument('--ml100k-dir', help="official ml-100k folder (with u1.base/u1.test); default: the cache's or fastai's, if present")
     p.add_argument('--book-seeds', type=int, nargs='+', default=[42], help='seeds of the Book-Crossing 80/20 splits')
     p.add_argument('--skip-books', action='store_true')
