@@ -12,7 +12,7 @@ DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0
 DOCS_TOOLS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocs-jupyter==0.26.3 latex2mathml==3.81.1 playwright==1.65.2
 DEV_TOOLS := jupyterlab notebook nbconvert pyarrow pytest accelerate==1.15.0 $(DOCS_TOOLS)
 
-.PHONY: help venv data demo test test-nbs test-slow test-package test-docs check-sync export clean-nbs readme capture lab bench docs docs-serve clean
+.PHONY: help venv data demo test test-nbs test-slow test-package test-docs check-sync export clean-nbs readme capture lab bench bench-accuracy docs docs-serve clean
 
 help:
 	@echo "make demo       set up, then train on MovieLens-100k with the standard recipe (writes out/ml-100k)"
@@ -26,6 +26,7 @@ help:
 	@echo "make clean-nbs  nbdev_clean: strip notebook metadata noise"
 	@echo "make readme     regenerate README.md from nbs/index.ipynb"
 	@echo "make capture    redraw Capture.PNG (rating distribution of MovieLens-100k)"
+	@echo "make bench-accuracy  RMSE/MAE/fit seconds: default and best recipes vs Surprise SVD/SVD++ (3 seeded ML-100k splits, u1 if the official folder is there) and Book-Crossing baselines"
 	@echo "make bench      fast path vs CollabDataLoaders vs fastai collab_learner vs Surprise SVD, then 25M synthetic ratings (BENCH_ARGS=--skip-synthetic to skip)"
 
 $(BIN)/.installed: settings.ini setup.py
@@ -87,6 +88,10 @@ lab: data
 bench: data
 	$(BIN)/python -m pip install -q scikit-surprise  # benchmark only: never a package requirement
 	$(BIN)/python bench/bench.py --json out/bench.json $(BENCH_ARGS)
+
+bench-accuracy: data
+	$(BIN)/python -m pip install -q scikit-surprise  # benchmark only: never a package requirement
+	$(BIN)/python bench/accuracy.py --json out/accuracy.json $(ACCURACY_ARGS)
 
 clean:
 	rm -rf out build dist *.egg-info _proc _docs

@@ -12,6 +12,8 @@ from .dataloaders import *
 from .fast import *
 from .model import *
 from .learner import *
+from .models import *
+from .tuning import *
 from .distributed import *
 from .plots import *
 from .save import *
@@ -22,5 +24,5 @@ from .coldstart import *
 
 # by import path, not `from collab_recs import evaluate`: that would bind the module over `learner.evaluate`
 _modules = [importlib.import_module(f'collab_recs.{m}') for m in
-            ('data', 'dataloaders', 'fast', 'model', 'learner', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluate', 'coldstart')]
+            ('data', 'dataloaders', 'fast', 'model', 'learner', 'models', 'tuning', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluate', 'coldstart')]
 __all__ = [n for m in _modules for n in m.__all__]
