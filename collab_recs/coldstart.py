@@ -561,7 +561,8 @@ def simulate_onboarding(
     data:RatingsDataset|pd.DataFrame, # Its training ratings (popularity and co-occurrence come from these only)
     heldout:pd.DataFrame, # Ratings of held-out users: `user`, item column, `rating`
     strategy:str='adaptive', # Question choice, see `Onboarding`
-    checkpoints=(0, 5, 10, 20, 40), # Numbers of answers (ratings, not "haven't seen it") at which to score
+    checkpoints=(0, 5, 10, 20, 40), # Numbers of answers at which to score
+    count:str='questions', # What a checkpoint counts: 'questions' answered ("haven't seen it" included: the user's effort) or 'ratings' given
     per_round:int=10, # Questions asked between checks
     max_questions:int=300, # Stop asking a user after this many questions
     test_frac:float=0.3, # Fraction of each user's ratings kept for scoring, never used as answers
@@ -574,6 +575,7 @@ def simulate_onboarding(
 ) -> pd.DataFrame: # One row per checkpoint: answers, questions, `rmse`, `rmse_bias_only`, `ndcg@k`, ...
     "Onboard each held-out user by answering from their own ratings (an item they did not rate is \"haven't seen it\"), and score on their other ratings."
     from collab_recs.evaluate import ranking_metrics
+    if count not in ('questions', 'ratings'): raise ValueError(f"count must be 'questions' or 'ratings', not {count!r}")
     ratings = data.ratings if isinstance(data, RatingsDataset) else data
     key = _key_col(model.item_vocab, heldout, 'item')
     heldout = heldout[_codes(model.item_vocab, heldout[key]) > 0]  # items only held-out users rated are unknown to any model
@@ -586,17 +588,22 @@ def simulate_onboarding(
         pool = dict(zip(g.loc[~is_test[g.index], key], g.loc[~is_test[g.index], 'rating']))
         test = g[is_test[g.index]]
         ob = _copy_onboarding(ob0, prior(user) if callable(prior) else prior, seed + len(rows))
+        done = (lambda: len(ob.asked)) if count == 'questions' else (lambda: len(ob.rated))
         for c in sorted(checkpoints):
-            while len(ob.rated) < c and len(ob.asked) < max_questions:
-                qs = ob.next_questions(min(per_round, max_questions - len(ob.asked)))
+            while done() < c and len(ob.asked) < max_questions:
+                left = c - len(ob.asked) if count == 'questions' else per_round  # never ask past a checkpoint of questions
+                qs = ob.next_questions(min(per_round, left, max_questions - len(ob.asked)))
                 if not qs: break
-                for q in qs: ob.answer(q, pool.get(q))
+                for j, q in enumerate(qs):
+                    ob.answer(q, pool.get(q))
+                    if done() >= c:  # counting ratings: stop at exactly c, and leave the rest of the round unasked
+                        del ob.asked[len(ob.asked) - len(qs) + j + 1:]; break
             f = ob.user
             s = score_folded(model, f)
             b = score_folded(model, fold_in_user(model, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else f)
             ti = _codes(model.item_vocab, test[key])
             err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
-            rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked),
+            rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked), reached=done() >= c,
                              se=float((err**2).sum()), se_bias_only=float((errb**2).sum()), n=len(ti)))
             top = recommend_folded(model, f, k, exclude=list(pool))
             recs.append(pd.DataFrame({'user': user, 'checkpoint': c, 'item': top['item'], 'rank': top['rank']}))
@@ -607,7 +614,7 @@ def simulate_onboarding(
     for c, g in per.groupby('checkpoint'):
         m = ranking_metrics(recs[recs.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
         out.append(dict(strategy=strategy, checkpoint=c, answers=g.answers.mean(), questions=g.questions.mean(),
-                        reached=(g.answers >= c).mean(), rmse=np.sqrt(g.se.sum()/g.n.sum()),
+                        count=count, reached=g.reached.mean(), rmse=np.sqrt(g.se.sum()/g.n.sum()),
                         rmse_bias_only=np.sqrt(g.se_bias_only.sum()/g.n.sum()), **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
                         n_users=len(g), n_test=int(g.n.sum())))
     return pd.DataFrame(out)
@@ -711,7 +718,7 @@ def plot_onboarding(
             ax.plot(g.checkpoint, g.rmse_bias_only, ls=':', color='grey', marker='.', label=f'bias only ({g.strategy.iloc[0]} answers)')
         for j, (label, (m, v)) in enumerate((baselines or {}).items()):
             if m == metric: ax.axhline(v, ls='--', color=f'C{j+3}', label=label)
-        ax.set_xlabel('answers (ratings) given'); ax.set_ylabel(metric.upper()); ax.legend(fontsize=8)
+        ax.set_xlabel('ratings given' if results.get('count', pd.Series(['questions'])).iloc[0] == 'ratings' else 'questions answered'); ax.set_ylabel(metric.upper()); ax.legend(fontsize=8)
     axs[0].set_title('rating error on held-out ratings (lower is better)'); axs[1].set_title(f'top-{k} ranking (higher is better)')
     if title: fig.suptitle(title)
     return _finish(fig, fname)
@@ -725,11 +732,12 @@ def evaluate_cold_start(
     checkpoints=(0, 5, 10, 20, 40), # Numbers of answers at which new users are scored
     item_checkpoints=(0, 5, 10, 20), # Numbers of ratings at which new items are scored
     strategies=('adaptive', 'popular', 'random'), # Question choices to compare
+    count:str='questions', # Checkpoints count 'questions' answered or 'ratings' given, see `simulate_onboarding`
     seed:int=0, # Seed of the test splits and random questions
 ) -> dict: # `users` and `items` tables, `baselines`, and the fitted `item_meta` and `user_meta` models
     "The whole cold-start protocol on one dataset: metadata models, simulated onboarding per strategy (and with the user-metadata prior), new items."
     noise = fold_in_noise(model, train.ratings)
-    kw = dict(noise=noise, checkpoints=checkpoints, seed=seed)
+    kw = dict(noise=noise, checkpoints=checkpoints, count=count, seed=seed)
     meta = {}
     for kind, tab, col in (('item', train.items, 'item'), ('user', train.users, 'user')):
         spec = METADATA_SPECS.get((train.name, kind))
