@@ -89,7 +89,7 @@ def synth_generate(n_ratings:int) -> dict:
     ds.ratings[['user', 'item', 'rating']].to_parquet(f)
     return dict(data=f'synthetic {n_ratings:,}', method='generate', seconds=time.perf_counter()-t, peak_rss_gb=peak_rss_gb())
 
-def synth_train(n_ratings:int, sparse:bool, epochs:int, bs:int, max_batches:int=None) -> dict:
+def synth_train(n_ratings:int, sparse:bool, epochs:int, bs:int, lr:float, wd:float, max_batches:int=None) -> dict:
     "Ingest (read the file), index (`fast_dataloaders`) and train; per-epoch training throughput"
     import pandas as pd
     from fastai.torch_core import set_seed
@@ -112,9 +112,9 @@ def synth_train(n_ratings:int, sparse:bool, epochs:int, bs:int, max_batches:int=
     timer = EpochTimer()
     set_seed(0)
     learn = dot_product_learner(dls, n_factors=50, sparse=sparse, cbs=timer)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, 5e-2, wd=0.5)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
     res = evaluate(learn) if not max_batches else {}
-    return dict(data=f'synthetic {n_ratings:,}', method='fast-sparse' if sparse else 'fast (dense Adam)', bs=bs,
+    return dict(data=f'synthetic {n_ratings:,}', method='fast-sparse' if sparse else 'fast (dense Adam)', bs=bs, lr=lr, wd=wd, epochs=epochs,
                 n_train=len(dls.train.dataset), n_users=len(dls.classes['user'])-1, n_items=len(dls.classes['item'])-1,
                 ingest_s=ingest, index_s=index, epoch_s=[s for s, n in timer.epochs],
                 ratings_per_s=[n/s for s, n in timer.epochs], partial_epoch=bool(max_batches),
@@ -125,7 +125,7 @@ def worker(args) -> dict:
     if args.threads: torch.set_num_threads(args.threads)
     if args.worker == 'ml100k': return ml100k(args.method, args.seed)
     if args.worker == 'synth-generate': return synth_generate(args.synthetic_ratings)
-    if args.worker == 'synth-train': return synth_train(args.synthetic_ratings, args.method == 'fast-sparse', args.epochs, args.bs, args.max_batches)
+    if args.worker == 'synth-train': return synth_train(args.synthetic_ratings, args.method == 'fast-sparse', args.epochs, args.bs, args.lr, args.wd, args.max_batches)
     raise ValueError(args.worker)
 
 def run(*argv) -> dict:
@@ -144,6 +144,8 @@ def main():
     p.add_argument('--synthetic-ratings', type=int, default=SYNTH['n_ratings'])
     p.add_argument('--epochs', type=int, default=2, help='epochs of the synthetic run')
     p.add_argument('--bs', type=int, default=32768, help='batch size of the synthetic run')
+    p.add_argument('--lr', type=float, default=5e-2, help='peak learning rate of the synthetic run (fit_one_cycle)')
+    p.add_argument('--wd', type=float, default=0.5, help='weight decay of the synthetic run')
     p.add_argument('--dense-batches', type=int, default=30, help='batches timed for the dense-Adam comparison at scale (0: skip it)')
     p.add_argument('--threads', type=int, default=0, help='torch threads in each worker (0: torch default)')
     p.add_argument('--json', default=str(ROOT/'out'/'bench.json'))
@@ -170,7 +172,7 @@ def main():
         todo = [('fast-sparse', args.epochs, 0)] + ([('fast', 1, args.dense_batches)] if args.dense_batches else [])
         for m, epochs, mb in todo:
             row = run('--worker', 'synth-train', '--method', m, '--synthetic-ratings', n, '--epochs', epochs, '--bs', args.bs,
-                      '--max-batches', mb, *common); rows.append(row)
+                      '--lr', args.lr, '--wd', args.wd, '--max-batches', mb, *common); rows.append(row)
             if 'error' in row: print(f"synthetic {m} failed: {row['error']}", flush=True); continue
             print(f"{row['data']:<22} {row['method']:<22} ingest {row['ingest_s']:.1f}s, index {row['index_s']:.1f}s, "
                   f"{row['n_train']:,} training ratings ({row['n_users']:,} users, {row['n_items']:,} items), bs {row['bs']}: "
