@@ -6,7 +6,7 @@ Usage: python bench/bench.py [--seeds 42] [--skip-synthetic] [--threads N] [--js
 (`make bench` installs scikit-surprise into the dev venv first; it is never a package requirement.)
 
 The 25M run's defaults are the recommended recipe there: `SparseAdam` (sparse=True), bs=32768, `fit_one_cycle(2, 5e-2,
-wd=0.5)` (measured: about 350,000 ratings/s per epoch on one loaded core, RMSE 0.405 after two epochs; bs=131072 was at
+wd=0.5)` (measured: 350,000-640,000 ratings/s per epoch on one shared core, RMSE 0.405 after two epochs; bs=131072 was at
 most 1.3x faster and reached only RMSE 0.50, dense Adam at bs=262144 was slower and worse; see nbs/01a_fast.ipynb). On a
 machine shared with other jobs pass `--threads 1`: two threads there were 4-13x slower. `bench/sparse_step.py` and
 `bench/sparse_learner_ab.py` time the optimiser step and the Learner side by side; `bench/profile_step.py` profiles a step.
