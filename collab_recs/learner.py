@@ -14,8 +14,8 @@ from .model import DotProductBias
 from .dataloaders import rating_codes
 
 # %% auto #0
-__all__ = ['STANDARD_RECIPE', 'FAST_RECIPE', 'dot_product_learner', 'sparse_adam_step', 'SparseAdam', 'evaluate',
-           'global_mean_rmse']
+__all__ = ['STANDARD_RECIPE', 'FAST_RECIPE', 'dot_product_learner', 'sum_sparse_rows', 'sparse_adam_step', 'SparseAdam',
+           'evaluate', 'global_mean_rmse']
 
 # %% ../nbs/03_learner.ipynb #eb85a834
 STANDARD_RECIPE = dict(n_factors=50, epochs=5, lr=5e-3, wd=0.1)  # fastbook's, at bs=64
@@ -39,6 +39,15 @@ def dot_product_learner(
     return Learner(dls, model, loss_func=ifnone(loss_func, MSELossFlat()), metrics=metrics, **kwargs)
 
 # %% ../nbs/03_learner.ipynb #dcc098b7
+def sum_sparse_rows(
+    g:torch.Tensor, # Sparse COO gradient of an embedding table, possibly uncoalesced (a row index may repeat)
+) -> tuple: # (rows touched, ascending; their summed gradient rows)
+    "What `g.coalesce()` gives for a sparse row gradient, with `torch.unique` and `index_add_` instead of coalesce's sort of all entries"
+    idx, vals = g._indices()[0], g._values()
+    if g.is_coalesced(): return idx, vals
+    rows, inv = torch.unique(idx, return_inverse=True)
+    return rows, vals.new_zeros((len(rows), *vals.shape[1:])).index_add_(0, inv, vals)
+
 def sparse_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, avgs=None, **kwargs):
     "Adam with decoupled weight decay; a sparse gradient updates (and decays) only the rows it touches"
     f = p.shape[-1]
@@ -46,8 +55,7 @@ def sparse_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, avgs=None, **kwargs):
     step, g = step + 1, p.grad
     sparse = g.is_sparse
     if sparse:  # one gather and one scatter of the touched rows' state
-        g = g.coalesce()
-        rows, g = g.indices()[0], g.values()
+        rows, g = sum_sparse_rows(g)
         st, w = avgs.index_select(0, rows), p.data.index_select(0, rows)
     else: st, w = avgs, p.data
     ga, sa = st[..., :f], st[..., f:]
