@@ -136,7 +136,7 @@ def fast_dataloaders(
     item:str='item', # Column holding item ids; use 'title' for human-readable item names
     rating:str='rating', # Column holding ratings
     valid_pct:float=0.2, # Fraction held out for validation
-    split:str|tuple='random', # 'random', 'user', 'time', or explicit (train, valid) positions
+    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or explicit (train, valid) positions
     seed:int=42, # Seed of the split (and of nothing else: seed training with `fastai.torch_core.set_seed`)
     bs:int=8192, # Batch size
     rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range
