@@ -249,6 +249,11 @@ def mkdocs_config(nav:list, cfg) -> dict:
 
 _re_ext_script = re.compile(r'<script[^>]+src="(?:https?://[^"]*)?"[^>]*>\s*</script>', re.S)
 _re_heading = re.compile(r'(<h([1-6])[^>]*\bid="([^"]*)"[^>]*>)(.*?)</h\2>', re.S)
+_re_comment_link = re.compile(r'\[`([^`<>\n]+)`\]\(([\w.-]*\.html#[^)\s"<>]+)\)')
+
+def comment_links(html:str) -> str:
+    "nbdev's backtick links inside `show_doc` signatures (in docments comments, so left as markdown) as real links"
+    return _re_comment_link.sub(r'<a href="\2"><code>\1</code></a>', html)
 
 def nbdev_anchor(text:str) -> str:
     "The anchor nbdev links to for a heading (`DotProductBias.from_dls` -> `dotproductbias.from_dls`), as Quarto makes it"
@@ -273,7 +278,7 @@ def fix_html(site:Path) -> int:
         for hid, n in seen.items():   # nbdev links `#recommend` to the function, not to the page title
             if n > 1: html = html.replace(f'<h1 id="{hid}">', f'<h1 id="{hid}-page">', 1)
         return html
-    pages = {f.name: _dedupe(_re_heading.sub(_anchor, _re_ext_script.sub('', f.read_text()))) for f in site.glob('*.html')}
+    pages = {f.name: _dedupe(_re_heading.sub(_anchor, comment_links(_re_ext_script.sub('', f.read_text())))) for f in site.glob('*.html')}
     ids = {n: set(re.findall(r'\bid="([^"]+)"', h)) for n, h in pages.items()}
     n_unlinked = 0
     def _unlink(m):
