@@ -5,11 +5,12 @@ ratings (MovieLens-25M-sized) with ingest and indexing timed separately.
 Usage: python bench/bench.py [--seeds 42] [--skip-synthetic] [--threads N] [--json out/bench.json]
 (`make bench` installs scikit-surprise into the dev venv first; it is never a package requirement.)
 
-The 25M run's defaults are the recommended recipe there: `SparseAdam` (sparse=True), bs=32768, `fit_one_cycle(2, 5e-2,
-wd=0.5)` (measured: 350,000-640,000 ratings/s per epoch on one shared core, RMSE 0.405 after two epochs; bs=131072 was at
-most 1.3x faster and reached only RMSE 0.50, dense Adam at bs=262144 was slower and worse; see nbs/01a_fast.ipynb). On a
-machine shared with other jobs pass `--threads 1`: two threads there were 4-13x slower. `bench/sparse_step.py` and
-`bench/sparse_learner_ab.py` time the optimiser step and the Learner side by side; `bench/profile_step.py` profiles a step.
+The 25M run's defaults are the recommended recipe there: sparse gradients with `RowWiseAdagrad` (what
+`dot_product_learner(dls, sparse=True)` uses), bs=32768, `fit_one_cycle(2, 0.1, wd=0.05)`; the same run then times
+`SparseAdam` and dense `Adam` over one epoch each (or their first `--compare-batches` batches) (see nbs/01a_fast.ipynb for the
+figures). On a machine shared with other jobs pass `--threads 1`: two threads there were 4-13x slower.
+`bench/sparse_step.py` and `bench/sparse_learner_ab.py` time optimiser steps and the Learner side by side;
+`bench/profile_step.py` profiles a step.
 
 Every measurement runs in its own subprocess, so each peak RSS is that method's own (it includes Python, torch and
 fastai, about 0.4 GB). Times on a shared machine drift: compare the ratios within one run.
@@ -20,6 +21,7 @@ warnings.filterwarnings('ignore')
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ['fast', 'fast-sparse', 'collab_dataloaders', 'fastai collab_learner', 'surprise SVD']
+SYNTH_OPTS = {'rowwise': 'fast-sparse (RowWiseAdagrad)', 'adam': 'fast-sparse (SparseAdam)', 'dense': 'fast (dense Adam)'}
 
 def peak_rss_gb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/2**20  # ru_maxrss is KiB on Linux
 
@@ -35,17 +37,17 @@ def ml100k(method:str, seed:int) -> dict:
     from collab_recs.data import load_movielens_100k
     from collab_recs.dataloaders import collab_dataloaders, random_split
     from collab_recs.fast import fast_dataloaders
-    from collab_recs.learner import dot_product_learner, evaluate, STANDARD_RECIPE, FAST_RECIPE
+    from collab_recs.learner import dot_product_learner, evaluate, STANDARD_RECIPE, FAST_RECIPE, SPARSE_RECIPE
     ml = load_movielens_100k()
     r = ml.ratings[['user', 'item', 'rating']]
     tr, va = random_split(r, 0.2, seed)
     t0 = time.perf_counter()
     if method in ('fast', 'fast-sparse'):
-        R = FAST_RECIPE
+        R = SPARSE_RECIPE if method == 'fast-sparse' else FAST_RECIPE
         dls = fast_dataloaders(ml, split=(tr, va), bs=R['bs'])
         prep = time.perf_counter() - t0
         set_seed(seed)
-        learn = dot_product_learner(dls, n_factors=R['n_factors'], sparse=method == 'fast-sparse')
+        learn = dot_product_learner(dls, n_factors=R['n_factors'], sparse=R.get('sparse', False))
         secs, res, bs = _fit(learn, R['epochs'], R['lr'], R['wd']), evaluate(learn), R['bs']
     elif method == 'collab_dataloaders':
         R = STANDARD_RECIPE
@@ -95,13 +97,13 @@ def synth_generate(n_ratings:int) -> dict:
     ds.ratings[['user', 'item', 'rating']].to_parquet(f)
     return dict(data=f'synthetic {n_ratings:,}', method='generate', seconds=time.perf_counter()-t, peak_rss_gb=peak_rss_gb())
 
-def synth_train(n_ratings:int, sparse:bool, epochs:int, bs:int, lr:float, wd:float, max_batches:int=None) -> dict:
+def synth_train(n_ratings:int, opt:str, epochs:int, bs:int, lr:float, wd:float, max_batches:int=None) -> dict:
     "Ingest (read the file), index (`fast_dataloaders`) and train; per-epoch training throughput"
     import pandas as pd
     from fastai.torch_core import set_seed
     from fastai.callback.core import Callback, CancelFitException
     from collab_recs.fast import fast_dataloaders
-    from collab_recs.learner import dot_product_learner, evaluate
+    from collab_recs.learner import dot_product_learner, evaluate, SparseAdam
     t = time.perf_counter(); df = pd.read_parquet(synthetic_file(n_ratings)); ingest = time.perf_counter() - t
     t = time.perf_counter(); dls = fast_dataloaders(df, bs=bs, rating_range=(1, 5)); index = time.perf_counter() - t
     del df
@@ -117,10 +119,10 @@ def synth_train(n_ratings:int, sparse:bool, epochs:int, bs:int, lr:float, wd:flo
         def after_train(self): self.epochs.append((time.perf_counter() - self.t, self.n))
     timer = EpochTimer()
     set_seed(0)
-    learn = dot_product_learner(dls, n_factors=50, sparse=sparse, cbs=timer)
+    learn = dot_product_learner(dls, n_factors=50, sparse=opt != 'dense', cbs=timer, **({'opt_func': SparseAdam} if opt == 'adam' else {}))
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
     res = evaluate(learn) if not max_batches else {}
-    return dict(data=f'synthetic {n_ratings:,}', method='fast-sparse' if sparse else 'fast (dense Adam)', bs=bs, lr=lr, wd=wd, epochs=epochs,
+    return dict(data=f'synthetic {n_ratings:,}', method=SYNTH_OPTS[opt], bs=bs, lr=lr, wd=wd, epochs=epochs,
                 n_train=len(dls.train.dataset), n_users=len(dls.classes['user'])-1, n_items=len(dls.classes['item'])-1,
                 ingest_s=ingest, index_s=index, epoch_s=[s for s, n in timer.epochs],
                 ratings_per_s=[n/s for s, n in timer.epochs], partial_epoch=bool(max_batches),
@@ -131,7 +133,7 @@ def worker(args) -> dict:
     if args.threads: torch.set_num_threads(args.threads)
     if args.worker == 'ml100k': return ml100k(args.method, args.seed)
     if args.worker == 'synth-generate': return synth_generate(args.synthetic_ratings)
-    if args.worker == 'synth-train': return synth_train(args.synthetic_ratings, args.method == 'fast-sparse', args.epochs, args.bs, args.lr, args.wd, args.max_batches)
+    if args.worker == 'synth-train': return synth_train(args.synthetic_ratings, args.method, args.epochs, args.bs, args.lr, args.wd, args.max_batches)
     raise ValueError(args.worker)
 
 def run(*argv) -> dict:
@@ -150,9 +152,12 @@ def main():
     p.add_argument('--synthetic-ratings', type=int, default=SYNTH['n_ratings'])
     p.add_argument('--epochs', type=int, default=2, help='epochs of the synthetic run')
     p.add_argument('--bs', type=int, default=32768, help='batch size of the synthetic run')
-    p.add_argument('--lr', type=float, default=5e-2, help='peak learning rate of the synthetic run (fit_one_cycle)')
-    p.add_argument('--wd', type=float, default=0.5, help='weight decay of the synthetic run')
-    p.add_argument('--dense-batches', type=int, default=30, help='batches timed for the dense-Adam comparison at scale (0: skip it)')
+    p.add_argument('--lr', type=float, default=0.1, help='peak learning rate of the synthetic run (fit_one_cycle)')
+    p.add_argument('--wd', type=float, default=0.05, help='L2 per rating of the synthetic run (RowWiseAdagrad)')
+    p.add_argument('--adam-lr', type=float, default=5e-2, help='peak learning rate of the SparseAdam and dense Adam comparisons')
+    p.add_argument('--adam-wd', type=float, default=0.5, help='decoupled weight decay of the SparseAdam and dense Adam comparisons')
+    p.add_argument('--compare-batches', type=int, default=0, help='time the SparseAdam and dense-Adam comparisons at scale over this many batches (0: one whole epoch)')
+    p.add_argument('--skip-compare', action='store_true', help='skip the SparseAdam and dense-Adam comparisons at scale')
     p.add_argument('--threads', type=int, default=0, help='torch threads in each worker (0: torch default)')
     p.add_argument('--json', default=str(ROOT/'out'/'bench.json'))
     p.add_argument('--worker', help=argparse.SUPPRESS)
@@ -175,10 +180,12 @@ def main():
         if not synthetic_file(n).exists():
             row = run('--worker', 'synth-generate', '--synthetic-ratings', n, *common); rows.append(row)
             print(f"generated synthetic ratings: {row}", flush=True)
-        todo = [('fast-sparse', args.epochs, 0)] + ([('fast', 1, args.dense_batches)] if args.dense_batches else [])
-        for m, epochs, mb in todo:
+        todo = [('rowwise', args.epochs, 0, args.lr, args.wd)]
+        if not args.skip_compare:  # the other optimisers, one epoch each (or their first --compare-batches batches)
+            todo += [(o, 1, args.compare_batches, args.adam_lr, args.adam_wd) for o in ('adam', 'dense')]
+        for m, epochs, mb, lr, wd in todo:
             row = run('--worker', 'synth-train', '--method', m, '--synthetic-ratings', n, '--epochs', epochs, '--bs', args.bs,
-                      '--lr', args.lr, '--wd', args.wd, '--max-batches', mb, *common); rows.append(row)
+                      '--lr', lr, '--wd', wd, '--max-batches', mb, *common); rows.append(row)
             if 'error' in row: print(f"synthetic {m} failed: {row['error']}", flush=True); continue
             print(f"{row['data']:<22} {row['method']:<22} ingest {row['ingest_s']:.1f}s, index {row['index_s']:.1f}s, "
                   f"{row['n_train']:,} training ratings ({row['n_users']:,} users, {row['n_items']:,} items), bs {row['bs']}: "

@@ -4,29 +4,32 @@
 
 # %% ../nbs/03_learner.ipynb #f8cf9306
 from __future__ import annotations
-import numpy as np, torch
+import ctypes, numpy as np, torch
+from fastai.callback.core import Callback
 from fastai.learner import Learner
 from fastai.optimizer import Optimizer
 from fastai.losses import MSELossFlat
 from fastai.metrics import AccumMetric, rmse, mae
 from fastcore.basics import ifnone
+from fastcore.foundation import L
 from .model import DotProductBias
 from .dataloaders import rating_codes
 
 # %% auto #0
-__all__ = ['STANDARD_RECIPE', 'FAST_RECIPE', 'dot_product_learner', 'sum_sparse_rows', 'sparse_adam_step', 'SparseAdam',
-           'evaluate', 'global_mean_rmse']
+__all__ = ['STANDARD_RECIPE', 'FAST_RECIPE', 'SPARSE_RECIPE', 'dot_product_learner', 'sum_sparse_rows', 'sparse_adam_step',
+           'SparseAdam', 'rowwise_adagrad_step', 'RowWiseAdagrad', 'TrimMemoryCallback', 'evaluate', 'global_mean_rmse']
 
 # %% ../nbs/03_learner.ipynb #eb85a834
 STANDARD_RECIPE = dict(n_factors=50, epochs=5, lr=5e-3, wd=0.1)  # fastbook's, at bs=64
 FAST_RECIPE = dict(n_factors=50, epochs=5, lr=0.1, wd=2.0, bs=8192)  # same accuracy at bs=8192 (`fast_dataloaders`), see bench/
+SPARSE_RECIPE = dict(n_factors=50, epochs=10, lr=0.1, wd=0.1, bs=8192, sparse=True)  # `RowWiseAdagrad`, per-rating L2; chosen on inner splits
 
 def dot_product_learner(
     dls, # `DataLoaders` from `collab_dataloaders`
     n_factors:int=50, # Latent factors per user and item
     y_range:tuple=None, # Output range; defaults to `default_y_range` of the data's rating range
     centre:bool=False, # Centre predictions on the mean training rating (helps sparse data, see `DotProductBias`)
-    sparse:bool=False, # Sparse embedding gradients, trained with `SparseAdam` unless `opt_func` is given
+    sparse:bool=False, # Sparse embedding gradients, trained with `RowWiseAdagrad` unless `opt_func` is given (and `TrimMemoryCallback`)
     loss_func=None, # Defaults to `MSELossFlat()`
     metrics=None, # Defaults to `[rmse, mae]`
     **kwargs, # Passed on to `Learner` (e.g. `cbs`, `path`)
@@ -34,7 +37,9 @@ def dot_product_learner(
     "A fastai `Learner` training a `DotProductBias` on `dls`."
     if n_factors < 1: raise ValueError(f"n_factors must be a positive integer, not {n_factors}")
     model = DotProductBias.from_dls(dls, n_factors=n_factors, y_range=y_range, centre=centre, sparse=sparse)
-    if sparse: kwargs.setdefault('opt_func', SparseAdam)
+    if sparse:
+        kwargs.setdefault('opt_func', RowWiseAdagrad)
+        kwargs['cbs'] = [*L(kwargs.get('cbs')), TrimMemoryCallback()]
     metrics = ifnone(metrics, [AccumMetric(rmse.func, name='rmse'), mae])  # fastai's rmse, shown as 'rmse' not '_rmse'
     return Learner(dls, model, loss_func=ifnone(loss_func, MSELossFlat()), metrics=metrics, **kwargs)
 
@@ -76,6 +81,47 @@ def SparseAdam(
 ) -> Optimizer:
     "fastai `Optimizer` for Adam over dense or sparse gradients, with fastai `Adam`'s defaults"
     return Optimizer(params, [sparse_adam_step], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+
+# %% ../nbs/03_learner.ipynb #88096cc3
+def rowwise_adagrad_step(p, lr, eps, wd, sqr_sum=None, **kwargs):
+    "Row-wise Adagrad with L2 per occurrence of a row in the batch; repeated rows of a sparse gradient are summed by `index_add_`"
+    g = p.grad
+    if not g.is_sparse or p.dim() != 2:
+        raise ValueError(f"RowWiseAdagrad trains embedding tables from sparse gradients, but got a {'dense' if not g.is_sparse else f'{p.dim()}-d'} "
+                         f"gradient for a parameter of shape {tuple(p.shape)}: build the model with sparse=True "
+                         "(e.g. `dot_product_learner(dls, sparse=True)`), or use fastai's Adam")
+    if sqr_sum is None: sqr_sum = p.data.new_zeros(p.shape[0])  # one accumulator per row
+    idx, g = g._indices()[0], g._values()
+    if wd: g = g.add(p.data.index_select(0, idx), alpha=2*wd/len(idx))  # d/drow of wd*|row|^2, averaged over the batch like the loss
+    sqr_sum.index_add_(0, idx, g.pow(2).mean(-1))
+    p.data.index_add_(0, idx, g * sqr_sum.index_select(0, idx).sqrt_().add_(eps).reciprocal_().mul_(-lr).unsqueeze(-1))
+    return {'sqr_sum': sqr_sum}
+
+def RowWiseAdagrad(
+    params, # Parameters (or parameter groups) to optimise: embedding tables with sparse gradients
+    lr:float=0.1, # Learning rate
+    eps:float=1e-8, # Added to the denominator
+    wd:float=0., # L2 penalty per rating on the rows it looks up (not decoupled weight decay)
+) -> Optimizer:
+    "fastai `Optimizer` for row-wise Adagrad over sparse embedding gradients, the optimiser large embedding tables are trained with"
+    return Optimizer(params, [rowwise_adagrad_step], lr=lr, eps=eps, wd=wd)
+
+# %% ../nbs/03_learner.ipynb #9b3440b4
+def _malloc_trim():
+    "glibc's `malloc_trim`, or `None` where the C library has none (macOS, Windows, musl)"
+    try: return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError): return None
+
+class TrimMemoryCallback(Callback):
+    "Hand the heap's free pages back to the operating system every `every` training batches and after each epoch (glibc's `malloc_trim`)"
+    order = 99
+    def __init__(self,
+        every:int=50, # Training batches between trims (a trim costs well under a millisecond)
+    ): self.every, self.trim = every, _malloc_trim()
+    def after_batch(self):
+        if self.trim is not None and self.training and (self.iter+1) % self.every == 0: self.trim(0)
+    def after_epoch(self):
+        if self.trim is not None: self.trim(0)
 
 # %% ../nbs/03_learner.ipynb #e4c7ac61
 def _warm(dl) -> np.ndarray:
