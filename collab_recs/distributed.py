@@ -14,7 +14,7 @@ from fastai.torch_core import set_seed
 from fastcore.basics import noop
 from .data import RatingsDataset, load_movielens_100k, load_ratings, synthetic_ratings
 from .fast import FastCollabDL, fast_dataloaders
-from .learner import dot_product_learner, evaluate, global_mean_rmse, FAST_RECIPE
+from .learner import dot_product_learner, evaluate, global_mean_rmse, FAST_RECIPE, SPARSE_RECIPE
 
 # %% auto #0
 __all__ = ['DistributedCPU', 'setup_distributed', 'distributed_fit', 'distributed_main']
@@ -63,6 +63,9 @@ def distributed_fit(
     "`fit_one_cycle` across all processes: fastai's `distrib_ctx` with NCCL, `DistributedCPU` with gloo, plain `fit_one_cycle` in one process."
     if not (dist.is_available() and dist.is_initialized()): return learn.fit_one_cycle(epochs, lr, wd=wd)
     if dist.get_backend() == 'nccl':
+        if any(getattr(m, 'sparse', False) for m in learn.model.modules()):
+            raise ValueError("NCCL cannot all-reduce sparse gradients (pytorch/pytorch#22400): train with sparse=False on GPUs, "
+                             "or initialise torch.distributed with the gloo backend (`setup_distributed('gloo')`)")
         import fastai.distributed  # adds `Learner.distrib_ctx`; needs the `accelerate` package
         with learn.distrib_ctx(): return learn.fit_one_cycle(epochs, lr, wd=wd)
     if dist.get_rank(): learn.remove_cb(ProgressCallback)
@@ -76,11 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='python -m collab_recs.distributed', description="Train DotProductBias on the fast data path, data-parallel under torchrun.")
     p.add_argument('--data', default='ml-100k', help="'ml-100k', 'synthetic', or a CSV/TSV/Parquet file with user,item,rating columns")
     p.add_argument('--synthetic-ratings', type=int, default=100_000, help='size of --data synthetic')
-    p.add_argument('--epochs', type=int, default=FAST_RECIPE['epochs'])
-    p.add_argument('--lr', type=float, default=FAST_RECIPE['lr'])
-    p.add_argument('--wd', type=float, default=FAST_RECIPE['wd'])
-    p.add_argument('--bs', type=int, default=FAST_RECIPE['bs'], help='batch size per process')
-    p.add_argument('--factors', type=int, default=FAST_RECIPE['n_factors'])
+    p.add_argument('--sparse', action='store_true', help='sparse gradients and RowWiseAdagrad, the optimiser for large tables (defaults from SPARSE_RECIPE); gloo only')
+    p.add_argument('--epochs', type=int, help='default: the recipe\'s (FAST_RECIPE, or SPARSE_RECIPE with --sparse)')
+    p.add_argument('--lr', type=float, help='peak learning rate; default: the recipe\'s')
+    p.add_argument('--wd', type=float, help='weight decay (L2 per rating with --sparse); default: the recipe\'s')
+    p.add_argument('--bs', type=int, help='batch size per process; default: the recipe\'s')
+    p.add_argument('--factors', type=int, help='default: the recipe\'s')
     p.add_argument('--seed', type=int, default=42)
     p.add_argument('--out', default=None, help='directory for metrics.json and the model (rank 0)')
     p.add_argument('--save-rank-weights', action='store_true', help="every rank writes its final weights to OUT/rank<N>.pt (to check they agree)")
@@ -94,11 +98,14 @@ def _data(args) -> RatingsDataset:
 def distributed_main(argv:list=None) -> dict:
     "Train with the options in `argv` on every process; rank 0 returns (and writes) the metrics"
     args = _parser().parse_args(argv)
+    recipe = SPARSE_RECIPE if args.sparse else FAST_RECIPE
+    for k, r in (('epochs', 'epochs'), ('lr', 'lr'), ('wd', 'wd'), ('bs', 'bs'), ('factors', 'n_factors')):
+        if getattr(args, k) is None: setattr(args, k, recipe[r])
     rank, world = setup_distributed()
     device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0))) if torch.cuda.is_available() else None
     dls = fast_dataloaders(_data(args), bs=args.bs, seed=args.seed, device=device)
     set_seed(args.seed + rank)  # DDP makes rank 0's initial weights everyone's
-    learn = dot_product_learner(dls, n_factors=args.factors)
+    learn = dot_product_learner(dls, n_factors=args.factors, sparse=args.sparse)
     t = time.perf_counter()
     distributed_fit(learn, args.epochs, args.lr, wd=args.wd, seed=args.seed)
     secs = time.perf_counter() - t
@@ -107,7 +114,7 @@ def distributed_main(argv:list=None) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         torch.save({k: v.cpu() for k, v in learn.model.state_dict().items()}, out/f'rank{rank}.pt')
         (out/f'rank{rank}.json').write_text(json.dumps(dict(valid_loss=[float(v[1]) for v in learn.recorder.values])))
-    res = dict(evaluate(learn), global_mean_rmse=global_mean_rmse(dls), world_size=world, seconds=secs, n_train=len(dls.train.dataset))
+    res = dict(evaluate(learn), global_mean_rmse=global_mean_rmse(dls), world_size=world, sparse=args.sparse, seconds=secs, n_train=len(dls.train.dataset))
     if rank == 0:
         print(f"{world} process(es): valid RMSE {res['rmse']:.4f} on {res['n']:,} ratings; trained in {secs:.1f}s")
         if out:
