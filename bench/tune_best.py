@@ -27,7 +27,8 @@ ENSEMBLES = [dict(FAST_RECIPE, members=5),  # the previous best recipe
              dict(STD, bs=64, members=5), dict(STD, bs=512, wd=0.05, members=5),
              dict(STD, bs=256, n_factors=100, wd=0.2, members=5),
              dict(STD, bs=256, wd=0.05, reg=0.02), dict(STD, bs=256, wd=0.05, reg=0.02, members=5),
-             dict(STD, bs=256, model='svdpp', members=5)]
+             dict(STD, bs=256, lr=4e-3, wd=0.05, members=5), dict(STD, bs=256, lr=7e-3, wd=0.05, members=5),
+             dict(STD, bs=256, model='svdpp'), dict(STD, bs=256, model='svdpp', members=5)]
 GRID = [dict(STD, bs=bs, lr=lr, wd=wd) for bs in (128, 256, 512, 1024) for lr in (3e-3, 5e-3, 1e-2, 2e-2) for wd in (0.05, 0.1, 0.2)]
 
 def main():
