@@ -132,7 +132,7 @@ def fit_recipe(
     recipe:dict|str=FAST_RECIPE, # Options: `n_factors`, `epochs`, `lr`, `wd`, optional `members`, `reg` and `model` ('dot' or 'svdpp'); or a name in `RECIPES`
     seed:int=0, # Seed of the first member (members use seed, seed+1, ...)
     cbs:list=None, # Extra callbacks for every member's training
-    **kwargs, # Passed on to `dot_product_learner` (e.g. `centre`)
+    **kwargs, # Passed on to `dot_product_learner` (e.g. `centre`; `sparse` for tables too big for dense Adam at small batches)
 ) -> Learner: # A learner on `dls` whose model is the trained (merged) `DotProductBias`
     "Train `recipe` on `dls`: one `DotProductBias`, or a seed ensemble merged into one."
     if isinstance(recipe, str):
