@@ -3,7 +3,7 @@ random 80/20 splits of MovieLens-100k (mean ± standard deviation over seeds, an
 `u1.base`/`u1.test` split where the official `ml-100k` folder is available, and on Book-Crossing's explicit ratings
 against the global-mean and bias-only baselines (models centred on the mean training rating there, as for `--centre`).
 
-Usage: python bench/accuracy.py [--seeds 0 1 2] [--ml100k-dir PATH] [--skip-books] [--json out/accuracy.json]
+Usage: python bench/accuracy.py [--seeds 0 1 2] [--book-seeds 0 1 2] [--ml100k-dir PATH] [--skip-books | --skip-ml] [--json out/accuracy.json]
 (`make bench-accuracy` installs scikit-surprise into the dev venv first; it is never a package requirement.
 Without it, the Surprise rows are reported as skipped.) No choice here looks at a test part: the recipes were fixed
 beforehand on inner splits of training data (`collab_recs.tuning`).
@@ -85,7 +85,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2], help='seeds of the random 80/20 splits (none: only u1, if found)')
     p.add_argument('--ml100k-dir', help="official ml-100k folder (with u1.base/u1.test); default: the cache's or fastai's, if present")
-    p.add_argument('--book-seeds', type=int, nargs='+', default=[42], help='seeds of the Book-Crossing 80/20 splits')
+    p.add_argument('--book-seeds', type=int, nargs='+', default=[0, 1, 2], help='seeds of the Book-Crossing 80/20 splits')
     p.add_argument('--skip-books', action='store_true')
     p.add_argument('--skip-ml', action='store_true', help='skip MovieLens-100k (e.g. to rerun Book-Crossing only)')
     p.add_argument('--json', default=str(ROOT/'out'/'accuracy.json'))
