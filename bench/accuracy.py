@@ -16,7 +16,7 @@ from fastai.torch_core import set_seed
 from collab_recs.data import load_movielens_100k, load_book_crossing, cache_dir
 from collab_recs.dataloaders import random_split
 from collab_recs.fast import fast_dataloaders
-from collab_recs.learner import dot_product_learner, evaluate, FAST_RECIPE
+from collab_recs.learner import dot_product_learner, evaluate, FAST_RECIPE, SparseAdam
 from collab_recs.models import fit_recipe, RECIPES
 from collab_recs.tuning import movielens_fold
 
@@ -32,7 +32,7 @@ def errors(pred, y) -> dict:
 def recipe_row(ds, split, name, centre=False, sparse=False) -> dict:
     "A recipe of `RECIPES`; `sparse` trains it with sparse embedding gradients (`SparseAdam`)"
     dls = fast_dataloaders(ds, split=split, bs=RECIPES[name].get('bs', 8192))
-    t = time.perf_counter(); learn = fit_recipe(dls, name, seed=0, centre=centre, sparse=sparse); secs = time.perf_counter() - t
+    t = time.perf_counter(); learn = fit_recipe(dls, name, seed=0, centre=centre, sparse=sparse, **({'opt_func': SparseAdam} if sparse else {})); secs = time.perf_counter() - t
     r = evaluate(learn)
     return dict(rmse=r['rmse'], mae=r['mae'], fit_s=secs)
 

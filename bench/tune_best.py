@@ -13,7 +13,7 @@ import pandas as pd
 from collab_recs.data import load_movielens_100k
 from collab_recs.dataloaders import random_split
 from collab_recs.fast import fast_dataloaders
-from collab_recs.learner import evaluate, FAST_RECIPE, STANDARD_RECIPE
+from collab_recs.learner import evaluate, FAST_RECIPE, STANDARD_RECIPE, SparseAdam
 from collab_recs.models import fit_recipe, BEST_RECIPE
 from collab_recs.tuning import inner_split
 
@@ -45,7 +45,7 @@ def main():
             rec = dict(rec); sparse = rec.pop('sparse', False)
             bs = rec['bs']
             if bs not in dls: dls[bs] = fast_dataloaders(ml, split=split, bs=bs)
-            t = time.perf_counter(); learn = fit_recipe(dls[bs], rec, seed=0, sparse=sparse); secs = time.perf_counter() - t
+            t = time.perf_counter(); learn = fit_recipe(dls[bs], rec, seed=0, sparse=sparse, **({'opt_func': SparseAdam} if sparse else {})); secs = time.perf_counter() - t
             r = evaluate(learn)
             row = dict(group=group, best=rec == BEST_RECIPE and not sparse, **{k: rec.get(k) for k in ('bs', 'lr', 'wd', 'n_factors', 'epochs')},
                        members=rec.get('members', 1), reg=rec.get('reg', 0), model=rec.get('model', 'dot'), sparse=sparse,

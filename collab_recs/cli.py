@@ -42,7 +42,7 @@ _nonneg_float = _checked(float, lambda v: v >= 0, 'must be zero or positive')
 _fraction = _checked(float, lambda v: 0 < v < 1, 'must be between 0 and 1 (exclusive)')
 
 # `--recipe` names: fastbook's standard recipe on `collab_dataloaders`, and the recipes of the models chapter on `fast_dataloaders`
-CLI_RECIPES = {'standard': dict(STANDARD_RECIPE, bs=64), 'fast': RECIPES['default'], 'best': RECIPES['best'], 'svdpp': RECIPES['svdpp']}
+CLI_RECIPES = {'standard': dict(STANDARD_RECIPE, bs=64), 'fast': RECIPES['default'], 'best': RECIPES['best'], 'svdpp': RECIPES['svdpp'], 'sparse': RECIPES['sparse']}
 
 def _with_recipe(args):
     "Fill the training options left unset on the command line from `--recipe`, so that what is recorded is what ran"
@@ -72,11 +72,11 @@ def _data_and_training_options(t:argparse.ArgumentParser):
     t.add_argument('--min-item-ratings', type=_positive_int, default=1, help='book-crossing: keep books with at least this many ratings')
     t.add_argument('--recipe', choices=list(CLI_RECIPES), default='standard',
                    help="standard: fastbook's, bs=64 (default); fast: tensor loaders, bs=8192, about 20x faster; "
-                        "best: 10 seeds of standard at bs=256, wd=0.05, merged; svdpp: SVD++-style implicit factors (see the models chapter)")
+                        "best: 10 seeds of standard at bs=256, wd=0.05, merged; svdpp: SVD++-style implicit factors (see the models chapter); sparse: sparse gradients and row-wise Adagrad, bs=8192, for large tables")
     t.add_argument('--factors', type=_positive_int, default=None, help="latent factors (default: the recipe's, 50)")
     t.add_argument('--epochs', type=_positive_int, default=None, help="epochs of fit_one_cycle (default: the recipe's, 5)")
     t.add_argument('--lr', type=_positive_float, default=None, help="peak learning rate (default: the recipe's: 5e-3 standard, 0.1 fast)")
-    t.add_argument('--wd', type=_nonneg_float, default=None, help="weight decay (default: the recipe's: 0.1 standard, 2.0 fast)")
+    t.add_argument('--wd', type=_nonneg_float, default=None, help="weight decay (default: the recipe's: 0.1 standard, 2.0 fast; for sparse, 0.1 as an L2 penalty per rating)")
     t.add_argument('--centre', action='store_true', help='centre predictions on the mean training rating (recommended for sparse data such as book-crossing)')
     t.add_argument('--bs', type=_positive_int, default=None, help="batch size (default: the recipe's: 64 standard, 8192 fast)")
     t.add_argument('--valid-pct', type=_fraction, default=0.2, help='fraction of ratings held out (default: 0.2)')

@@ -12,7 +12,7 @@ import numpy as np
 from fastai.layers import Embedding, sigmoid_range
 from .model import DotProductBias
 from .dataloaders import rating_codes
-from .learner import dot_product_learner, FAST_RECIPE
+from .learner import dot_product_learner, FAST_RECIPE, SPARSE_RECIPE
 
 # %% auto #0
 __all__ = ['BEST_RECIPE', 'SVDPP_RECIPE', 'RECIPES', 'MODELS', 'RowL2Callback', 'merge_models', 'rated_matrix', 'SVDppBias',
@@ -124,12 +124,12 @@ class SVDppBias(DotProductBias):
 # training data (see the prose and bench/tune_best.py); measured by bench/accuracy.py
 BEST_RECIPE = dict(n_factors=50, epochs=5, lr=5e-3, wd=0.05, bs=256, members=10)
 SVDPP_RECIPE = dict(FAST_RECIPE, model='svdpp')
-RECIPES = {'default': FAST_RECIPE, 'best': BEST_RECIPE, 'svdpp': SVDPP_RECIPE}
+RECIPES = {'default': FAST_RECIPE, 'best': BEST_RECIPE, 'svdpp': SVDPP_RECIPE, 'sparse': SPARSE_RECIPE}
 MODELS = {'dot': DotProductBias, 'svdpp': SVDppBias}
 
 def fit_recipe(
     dls, # `DataLoaders` (the recipe's `bs` is for `fast_dataloaders`; it is not applied here)
-    recipe:dict|str=FAST_RECIPE, # Options: `n_factors`, `epochs`, `lr`, `wd`, optional `members`, `reg` and `model` ('dot' or 'svdpp'); or a name in `RECIPES`
+    recipe:dict|str=FAST_RECIPE, # Options: `n_factors`, `epochs`, `lr`, `wd`, optional `members`, `reg`, `model` ('dot' or 'svdpp') and `sparse` (`RowWiseAdagrad`); or a name in `RECIPES`
     seed:int=0, # Seed of the first member (members use seed, seed+1, ...)
     cbs:list=None, # Extra callbacks for every member's training
     **kwargs, # Passed on to `dot_product_learner` (e.g. `centre`; `sparse` for tables too big for dense Adam at small batches)
@@ -138,11 +138,12 @@ def fit_recipe(
     if isinstance(recipe, str):
         if recipe not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}; known: {list(RECIPES)}")
         recipe = RECIPES[recipe]
-    known = {'n_factors', 'epochs', 'lr', 'wd', 'bs', 'members', 'reg', 'model'}
+    known = {'n_factors', 'epochs', 'lr', 'wd', 'bs', 'members', 'reg', 'model', 'sparse'}
     if set(recipe) - known: raise ValueError(f"unknown recipe options {sorted(set(recipe) - known)}; known: {sorted(known)}")
     members, arch = int(recipe.get('members', 1)), recipe.get('model', 'dot')
     if arch not in MODELS: raise ValueError(f"unknown model {arch!r}; known: {list(MODELS)}")
     if members < 1: raise ValueError(f"members must be a positive integer, not {members}")
+    if 'sparse' in recipe: kwargs = {'sparse': recipe['sparse'], **kwargs}  # an explicit argument wins
     models = []
     for s in range(seed, seed + members):
         set_seed(s)
