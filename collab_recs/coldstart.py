@@ -717,7 +717,7 @@ def plot_onboarding(
             g = results[results.strategy == results.strategy.iloc[0]]
             ax.plot(g.checkpoint, g.rmse_bias_only, ls=':', color='grey', marker='.', label=f'bias only ({g.strategy.iloc[0]} answers)')
         for j, (label, (m, v)) in enumerate((baselines or {}).items()):
-            if m == metric: ax.axhline(v, ls='--', color=f'C{j+3}', label=label)
+            if m == metric: ax.axhline(v, ls='--', color=f'C{results.strategy.nunique() + j}', label=label)  # after the strategies' colours
         ax.set_xlabel('ratings given' if results.get('count', pd.Series(['questions'])).iloc[0] == 'ratings' else 'questions answered'); ax.set_ylabel(metric.upper()); ax.legend(fontsize=8)
     axs[0].set_title('rating error on held-out ratings (lower is better)'); axs[1].set_title(f'top-{k} ranking (higher is better)')
     if title: fig.suptitle(title)
