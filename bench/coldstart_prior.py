@@ -7,7 +7,8 @@ trains without them. Those inner users are folded in from k random ratings of th
 the population prior's factor block scaled by `a`, its bias variance by `b`, and the noise by `c`, and scored on their
 test ratings: an empirical-Bayes check, on users whose ratings the evaluation never sees, of whether the wd-shrunk
 trained vectors give the right prior. It also prints the inner users' onboarding (10 questions) and their fair warm
-reference, so the gap can be read against the information 10 questions give, and the leaky alternative (warm users folded
+reference, so the gap can be read against the information 10 questions give; how far predicted ratings should lean
+towards the items' damped means while answers are few (`Onboarding`'s `lean`); and the leaky alternative (warm users folded
 in from some of their own training ratings, scored on others the model trained on) for comparison. About a minute with --recipe fast.
 """
 import argparse, warnings
@@ -64,6 +65,13 @@ def main():
                          **{'warm self k=10': warm_self_rmse(m, train.ratings, scaled(prior, a, b), noise*c)}))
     print('\nFold-in from k random answer-pool ratings, RMSE on the inner users\' test ratings; last column: the leaky check on '
           '300 warm users folded in from 10 of their own training ratings, scored on others the model trained on:')
+    print(pd.DataFrame(rows).round(4).to_string(index=False))
+    rows = []
+    for lean, n in ((0., 5.), (0.3, 5.), (0.5, 5.), (0.7, 5.), (0.5, 20.)):
+        r = simulate_onboarding(m, train, inner, strategy='adaptive', noise=noise, lean=lean, lean_ratings=n).set_index('checkpoint')
+        rows.append(dict(lean=lean, lean_ratings=n, **{f'rmse@{c}': r.rmse[c] for c in r.index}, **{f'bias only@{c}': r.rmse_bias_only[c] for c in (10,)}))
+    print("\nAdaptive questions, predicted ratings leaning towards the items' damped means (`Onboarding(lean=, lean_ratings=)`; "
+          "rankings do not change):")
     print(pd.DataFrame(rows).round(4).to_string(index=False))
     ws = warm_same_users(learn, train, inner, args.recipe, dkw, lkw, args.seed)['rmse']
     on = pd.concat([simulate_onboarding(m, train, inner, strategy=s, checkpoints=(0, 5, 10), noise=noise) for s in ('adaptive', 'random')])
