@@ -4,7 +4,8 @@ Usage: python bench/coldstart_ideas.py [--data ml-100k|book-crossing] [--recipe 
 
 Same inner split as bench/coldstart_prior.py (the evaluation users are never touched). Each idea is patched into
 `collab_recs.coldstart` for one run of `simulate_onboarding` with adaptive questions; the table gives RMSE and NDCG@10
-at 0/5/10/20/40 questions answered and the ratings collected at 10. These are experiments, not package code.
+at 0/5/10/20/40 questions answered and the ratings collected at 10. Predicted ratings are the fold-in's alone (`lean=0`,
+see `Onboarding.predict`), so each idea is compared with the bare fold-in. These are experiments, not package code.
 """
 import argparse, warnings, time
 from contextlib import contextmanager
@@ -119,7 +120,7 @@ def main():
         t = time.perf_counter()
         kw = dict(per_round=1) if patches == 'per_round' else {}
         with _all(patches if patches != 'per_round' else []):
-            r = cs.simulate_onboarding(m, train, inner, strategy='adaptive', noise=noise, **kw).set_index('checkpoint')
+            r = cs.simulate_onboarding(m, train, inner, strategy='adaptive', noise=noise, lean=0., **kw).set_index('checkpoint')
         rows.append(dict(idea=label, **{f'rmse@{c}': r.rmse[c] for c in r.index}, **{f'ndcg@10@{c}': r['ndcg@10'][c] for c in (10, 40)},
                          ratings_at_10=r.answers[10], seconds=time.perf_counter() - t))
         print(f"{label}: {rows[-1]['seconds']:.0f}s", flush=True)
