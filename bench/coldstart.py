@@ -28,6 +28,7 @@ warnings.filterwarnings('ignore', message='The given NumPy array is not writable
 def fit(data, recipe:str, dkw:dict, lkw:dict, seed:int, split='random'):
     "Train the 50-factor dot-product model on `data` with the standard (fastbook) or fast recipe"
     fast = recipe == 'fast'
+    if not fast: set_seed(seed)  # fastai's loaders draw their shuffling seed when created (fast_dataloaders shuffle later, after the set_seed below)
     dls = fast_dataloaders(data, split=split, bs=FAST_RECIPE['bs']) if fast else collab_dataloaders(data, split=split, **dkw)
     set_seed(seed)
     learn = dot_product_learner(dls, n_factors=50, **lkw)
