@@ -106,7 +106,7 @@ def main():
     noise = cs.fold_in_noise(m, train.ratings)
     users = pd.factorize(train.ratings['user'])[1]
     ideas = {
-        'shipped (D-optimal x P(seen), 10 per round)': [],
+        'shipped question rule (D-optimal x P(seen), 10 per round)': [],
         'one question per round': 'per_round',
         'P(seen)^2 x information': [(cs.Onboarding, 'next_questions', question_rule(gamma=2.))],
         'P(seen)^0.5 x information': [(cs.Onboarding, 'next_questions', question_rule(gamma=.5))],
