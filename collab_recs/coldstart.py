@@ -429,7 +429,7 @@ class Onboarding:
         order = np.argsort(-self.counts, kind='stable')
         top = order[:n_candidates] if strategy != 'random' else order  # random questions: any item anyone rated
         self.candidates = top[self.counts[top] > 0]
-        r = ratings['rating'].to_numpy(dtype=np.float64)
+        r = ratings['rating'].to_numpy(dtype=np.float64, na_value=np.nan)
         ok &= ~np.isnan(r)
         if ok.any():  # damped like `onboarding_baselines`: 5 pseudo-ratings at the global mean
             mu = r[ok].mean()
