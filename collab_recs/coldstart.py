@@ -402,6 +402,8 @@ class Onboarding:
         titles=None, # Mapping item id -> title; defaults to the titles in `data`
         rating_range:tuple=None, # Allowed (min, max) answer; defaults to `model_rating_range(model)`
         seed:int=None, # Seed for `random`
+        lean:float=0.5, # Predicted ratings (`predict`) lean this far towards each item's damped mean rating before any rating...
+        lean_ratings:float=5., # ...and half as far after this many ratings
     ):
         if strategy not in STRATEGIES: raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
         ratings = data.ratings if isinstance(data, RatingsDataset) else data if data is not None else saved_ratings(model)
@@ -427,6 +429,13 @@ class Onboarding:
         order = np.argsort(-self.counts, kind='stable')
         top = order[:n_candidates] if strategy != 'random' else order  # random questions: any item anyone rated
         self.candidates = top[self.counts[top] > 0]
+        r = ratings['rating'].to_numpy(dtype=np.float64, na_value=np.nan)
+        ok &= ~np.isnan(r)
+        if ok.any():  # damped like `onboarding_baselines`: 5 pseudo-ratings at the global mean
+            mu = r[ok].mean()
+            self.item_mean = (np.bincount(i[ok], r[ok], n_items) + 5*mu)/(np.bincount(i[ok], minlength=n_items) + 5)
+        else: self.item_mean, lean = None, 0.  # only the pairs were saved: nothing to lean towards
+        self.lean, self.lean_ratings = lean, lean_ratings
         self.rng = np.random.default_rng(seed)
         self.answers, self.asked = {}, []
         self.belief = self.prior
@@ -490,6 +499,23 @@ def user(self:Onboarding) -> FoldedIn:
             warnings.simplefilter('ignore')
             self._user = fold_in_user(self.model, self.rated, self.prior, self.noise, self.rating_range)
     return self._user
+
+@patch
+def _lean_scores(self:Onboarding, scores:np.ndarray) -> np.ndarray:
+    "`scores` (indexed like the item vocabulary) leaning towards the items' damped means, less with every rating"
+    w = self.lean*self.lean_ratings/(self.lean_ratings + len(self.rated)) if self.item_mean is not None else 0.
+    out = (1 - w)*scores + w*(self.item_mean if self.item_mean is not None else 0.)
+    out[0] = -np.inf
+    return out
+
+@patch
+def predict(self:Onboarding,
+    items=None, # Item ids; defaults to every item (an array indexed like the model's item vocabulary, '#na#' = -inf)
+) -> np.ndarray: # Predicted ratings
+    "The new user's predicted ratings: the fold-in's, leaning towards each item's damped mean rating while the answers are few."
+    s = self._lean_scores(score_folded(self.model, self.user))
+    if items is None: return s
+    return s[_check_ratings(self.model, list(items), [self.rating_range[0]]*len(items), 'item', self.rating_range)[0]]
 
 @patch
 def recommend(self:Onboarding,
@@ -599,8 +625,8 @@ def simulate_onboarding(
                     if done() >= c:  # counting ratings: stop at exactly c, and leave the rest of the round unasked
                         del ob.asked[len(ob.asked) - len(qs) + j + 1:]; break
             f = ob.user
-            s = score_folded(model, f)
-            b = score_folded(model, fold_in_user(model, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else f)
+            s = ob.predict()
+            b = ob._lean_scores(score_folded(model, fold_in_user(model, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else f))
             ti = _codes(model.item_vocab, test[key])
             err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
             rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked), reached=done() >= c,
@@ -717,7 +743,7 @@ def plot_onboarding(
             g = results[results.strategy == results.strategy.iloc[0]]
             ax.plot(g.checkpoint, g.rmse_bias_only, ls=':', color='grey', marker='.', label=f'bias only ({g.strategy.iloc[0]} answers)')
         for j, (label, (m, v)) in enumerate((baselines or {}).items()):
-            if m == metric: ax.axhline(v, ls='--', color=f'C{j+3}', label=label)
+            if m == metric: ax.axhline(v, ls='--', color=f'C{results.strategy.nunique() + j}', label=label)  # after the strategies' colours
         ax.set_xlabel('ratings given' if results.get('count', pd.Series(['questions'])).iloc[0] == 'ratings' else 'questions answered'); ax.set_ylabel(metric.upper()); ax.legend(fontsize=8)
     axs[0].set_title('rating error on held-out ratings (lower is better)'); axs[1].set_title(f'top-{k} ranking (higher is better)')
     if title: fig.suptitle(title)
