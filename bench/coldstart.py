@@ -1,13 +1,14 @@
 """Cold start on real data: whole users and items held out, onboarding simulated from their own ratings, new items scored from metadata.
 
-Usage: python bench/coldstart.py [--data ml-100k|book-crossing] [--recipe standard|fast] [--out out/coldstart] [--seed 42]
+Usage: python bench/coldstart.py [--data ml-100k|book-crossing] [--recipe standard|fast|sparse] [--out out/coldstart] [--seed 42]
 
 MovieLens-100k: 20% of users, then 20% of the remaining items, are held out (`holdout`); the standard recipe
 (50 factors, `fit_one_cycle(5, 5e-3, wd=0.1)`, bs=64) trains on the rest. Book-Crossing: users with at least 20
 and books with at least 10 explicit ratings, the same holdouts, centred, bs=1024. Then `evaluate_cold_start`
 (fold-in, metadata models, onboarding per question strategy, new items), with checkpoints counting questions answered
 ("haven't seen it" included), then the same onboarding with checkpoints counting ratings given. `--recipe fast`
-trains with `fast_dataloaders` and `FAST_RECIPE` instead (seconds instead of many minutes). A second model, trained on the same
+trains with `fast_dataloaders` and `FAST_RECIPE` instead (seconds instead of many minutes), `--recipe sparse` with
+`SPARSE_RECIPE` (sparse gradients, `RowWiseAdagrad`). A second model, trained on the same
 rows plus the held-out users' answer pools, gives the fair warm reference (the same users' test ratings had they not been new);
 the issue's targets are printed at the end against it and against the warm users' validation RMSE. Writes `<data>.json` (all tables) and
 `<data>_onboarding.png` (the curve) to --out. Slow: minutes on a laptop.
@@ -19,21 +20,21 @@ from fastai.torch_core import set_seed
 from collab_recs.data import load_movielens_100k, load_book_crossing
 from collab_recs.dataloaders import collab_dataloaders
 from collab_recs.fast import fast_dataloaders
-from collab_recs.learner import dot_product_learner, evaluate, FAST_RECIPE
+from collab_recs.learner import dot_product_learner, evaluate, FAST_RECIPE, SPARSE_RECIPE
 from collab_recs.dataloaders import rating_codes
 from collab_recs.coldstart import _split_answers, holdout, evaluate_cold_start, plot_onboarding, simulate_onboarding
 
 warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
 
 def fit(data, recipe:str, dkw:dict, lkw:dict, seed:int, split='random'):
-    "Train the 50-factor dot-product model on `data` with the standard (fastbook) or fast recipe"
-    fast = recipe == 'fast'
-    if not fast: set_seed(seed)  # fastai's loaders draw their shuffling seed when created (fast_dataloaders shuffle later, after the set_seed below)
-    dls = fast_dataloaders(data, split=split, bs=FAST_RECIPE['bs']) if fast else collab_dataloaders(data, split=split, **dkw)
+    "Train the 50-factor dot-product model on `data` with the standard (fastbook), fast or sparse recipe"
+    R = {'fast': FAST_RECIPE, 'sparse': SPARSE_RECIPE}.get(recipe)
+    if R is None: set_seed(seed)  # fastai's loaders draw their shuffling seed when created (fast_dataloaders shuffle later, after the set_seed below)
+    dls = fast_dataloaders(data, split=split, bs=R['bs']) if R else collab_dataloaders(data, split=split, **dkw)
     set_seed(seed)
-    learn = dot_product_learner(dls, n_factors=50, **lkw)
-    lr, wd = (FAST_RECIPE['lr'], FAST_RECIPE['wd']) if fast else (5e-3, 0.1)
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(5, lr, wd=wd)
+    learn = dot_product_learner(dls, n_factors=50, sparse=bool(R and R.get('sparse')), **lkw)
+    epochs, lr, wd = (R['epochs'], R['lr'], R['wd']) if R else (5, 5e-3, 0.1)
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
     return learn
 
 def load(name:str, seed:int) -> tuple:
@@ -80,7 +81,7 @@ def main():
     p.add_argument('--data', choices=['ml-100k', 'book-crossing'], default='ml-100k')
     p.add_argument('--out', default='out/coldstart')
     p.add_argument('--seed', type=int, default=42)
-    p.add_argument('--recipe', choices=['standard', 'fast'], default='standard')
+    p.add_argument('--recipe', choices=['standard', 'fast', 'sparse'], default='standard')
     args = p.parse_args()
     name, train, new_users, new_items, dkw, lkw = load(args.data, args.seed)
     t = time.perf_counter()
