@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_coldstart.ipynb #c9d0b1ba
 from __future__ import annotations
-import warnings
+import html, warnings
 from functools import partial
 from dataclasses import dataclass, field
 import numpy as np, pandas as pd, torch
@@ -23,8 +23,8 @@ from .dataloaders import rating_codes
 __all__ = ['DEFAULT_NOISE', 'METADATA_SPECS', 'STRATEGIES', 'model_rating_range', 'rating_logits', 'holdout', 'embeddings',
            'Gaussian', 'population_prior', 'fold_in_noise', 'FoldedIn', 'posterior', 'fold_in_user', 'fold_in_item',
            'score_folded', 'recommend_folded', 'MetaFeatures', 'MetadataModel', 'saved_ratings', 'Onboarding',
-           'run_onboarding', 'simulate_onboarding', 'onboarding_baselines', 'simulate_new_items', 'plot_onboarding',
-           'evaluate_cold_start']
+           'run_onboarding', 'OnboardingWidget', 'simulate_onboarding', 'onboarding_baselines', 'simulate_new_items',
+           'plot_onboarding', 'evaluate_cold_start']
 
 # %% ../nbs/08_coldstart.ipynb #6ea9ae69
 def model_rating_range(
@@ -247,10 +247,12 @@ def recommend_folded(
     n:int=10, # How many
     exclude=None, # Ids to leave out; defaults to those `folded` was solved from
     titles=None, # Mapping item id -> title
+    bonus:np.ndarray=None, # Added to the predicted ratings for ranking only (e.g. `seen_weight` × log P(seen), see `Onboarding.recommend`); `score` stays the predicted rating
 ) -> pd.DataFrame: # `rank`, `item` (or `user`), `title`, `score`, like `recommend`
     "Top `n` for a folded-in newcomer, in the same shape as `collab_recs.recommend.recommend`."
     if n < 1: raise ValueError(f"n must be a positive integer, not {n}")
-    scores = score_folded(model, folded)
+    pred = score_folded(model, folded)
+    scores = pred.copy() if bonus is None else pred + np.asarray(bonus, dtype=np.float64)
     vocab = model.item_vocab if folded.kind == 'user' else model.user_vocab
     exclude = folded.rated if exclude is None else exclude
     scores[_codes(vocab, [o for o in exclude])] = -np.inf
@@ -261,7 +263,7 @@ def recommend_folded(
     titles = dict(titles) if titles is not None else {}
     col = 'item' if folded.kind == 'user' else 'user'
     return pd.DataFrame({'rank': np.arange(1, k+1), col: ids, 'title': [str(titles.get(o, o)) for o in ids],
-                         'score': scores[top].astype(np.float32)})
+                         'score': pred[top].astype(np.float32)})
 
 # %% ../nbs/08_coldstart.ipynb #8b72985d
 def _country(s:pd.Series) -> pd.Series:
@@ -521,12 +523,20 @@ def predict(self:Onboarding,
 def recommend(self:Onboarding,
     n:int=10, # How many items
     exclude=None, # Item ids to leave out; defaults to every item the user answered about with a rating
-) -> pd.DataFrame: # `rank`, `item`, `title`, `score`, like `recommend`
-    "Top `n` items for the new user from the answers so far (from the prior alone, with a warning, if there are no ratings yet)."
+    seen_weight:float=1., # Rank by predicted rating + `seen_weight` × log P(seen) (`p_seen`); 0 ranks by predicted rating alone
+) -> pd.DataFrame: # `rank`, `item`, `title`, `score` (the predicted rating), like `recommend`
+    "Top `n` items for the new user: likely to be liked *and* likely to be known, from the answers so far (from the prior alone, with a warning, if there are no ratings yet)."
     if not self.rated:
         warnings.warn(f"no ratings among the answers yet: recommending from the {self.prior.source} prior alone "
                       "(the items most users like)")
-    return recommend_folded(self.model, self.user, n, exclude=exclude, titles=self.titles)
+    return recommend_folded(self.model, self.user, n, exclude=exclude, titles=self.titles, bonus=self._seen_bonus(seen_weight))
+
+@patch
+def _seen_bonus(self:Onboarding, seen_weight:float) -> np.ndarray|None:
+    "`seen_weight` × log P(seen) of every item, the ranking bonus of `recommend` (`None` for 0)"
+    if not np.isfinite(seen_weight) or seen_weight < 0: raise ValueError(f"seen_weight must be a number >= 0, not {seen_weight}")
+    if seen_weight == 0: return None
+    return seen_weight*np.log(np.maximum(self.p_seen(), 1e-12))  # items nobody rated sink to the bottom
 
 @patch
 def __repr__(self:Onboarding):
@@ -581,6 +591,92 @@ def run_onboarding(
     out(recs.to_string(index=False, formatters={'score': '{:.2f}'.format}))
     return recs
 
+# %% ../nbs/08_coldstart.ipynb #e128ef74
+class OnboardingWidget:
+    "The onboarding questionnaire as a notebook widget: one item at a time, a button per rating, \"Haven't seen it\" and \"Done\", then recommendations."
+    def __init__(self,
+        model:DotProductBias, # A trained model
+        data:RatingsDataset|pd.DataFrame=None, # As for `Onboarding`: ratings of known users; defaults to those saved with the model
+        rounds:int=3, # Rounds of questions
+        per_round:int=10, # Questions per round
+        n:int=10, # Recommendations to show at the end
+        **kwargs, # Passed on to `Onboarding` (e.g. `prior`, `strategy`, `rating_range`)
+    ):
+        try: import ipywidgets as W
+        except ImportError as e:
+            raise ImportError("OnboardingWidget needs ipywidgets (pip install ipywidgets); without it, use `Onboarding` or `run_onboarding`") from e
+        if rounds < 1 or per_round < 1 or n < 1: raise ValueError(f"rounds, per_round and n must be positive integers, not {rounds}, {per_round}, {n}")
+        self.ob, self.rounds, self.per_round, self.n = Onboarding(model, data, **kwargs), rounds, per_round, n
+        self.round, self.queue, self.recs, self.finished = 0, [], None, False
+        lo, hi = self.ob.rating_range
+        if float(lo).is_integer() and float(hi).is_integer() and hi - lo <= 10:  # 1-5, 1-10: a button per rating
+            self.rating_buttons = [W.Button(description=f'{v:g}', layout=W.Layout(width='3.5em')) for v in np.arange(lo, hi + 1)]
+            for b in self.rating_buttons: b.on_click(lambda b: self.rate(float(b.description)))
+            rate = self.rating_buttons
+        else:  # 0.5-5 and the like: type the rating
+            self.value = W.BoundedFloatText(value=(lo + hi)/2, min=lo, max=hi, step=0.5, layout=W.Layout(width='6em'))
+            self.rating_buttons = [W.Button(description='Rate')]
+            self.rating_buttons[0].on_click(lambda b: self.rate(self.value.value))
+            rate = [self.value, *self.rating_buttons]
+        self.unseen, self.stop = W.Button(description="Haven't seen it"), W.Button(description='Done', button_style='primary')
+        self.unseen.on_click(lambda b: self.skip())
+        self.stop.on_click(lambda b: self.done())
+        self.question, self.status, self.output = W.HTML(), W.HTML(), W.Output()
+        self.box = W.VBox([self.question, W.HBox([*rate, self.unseen, self.stop]), self.status, self.output])
+        self._ask()
+
+    @property
+    def item(self):
+        "The item being asked about (`None` once finished)"
+        return self.queue[0] if self.queue and not self.finished else None
+
+    def _ask(self):
+        "Show the next question, starting a new round when this one is answered, or finish"
+        if not self.queue and self.round < self.rounds:
+            self.queue = list(self.ob.next_questions(self.per_round))
+            self.round += 1
+        if not self.queue: return self.done()
+        it = self.queue[0]
+        self.question.value = (f"<b>Round {self.round} of {self.rounds}, question {len(self.ob.answers) + 1}:</b> "
+                               f"{html.escape(str(self.ob.titles.get(it, it)))}")
+        self.status.value = f"{len(self.ob.rated)} rated, {len(self.ob.answers) - len(self.ob.rated)} not seen"
+
+    def rate(self,
+        rating:float, # The user's rating of the current item
+    ):
+        "Answer the current question with `rating` (what the rating buttons do)"
+        if self.item is None: return
+        try: self.ob.answer(self.item, rating)
+        except RatingsError as e: self.status.value = html.escape(str(e)); return
+        self.queue.pop(0); self._ask()
+
+    def skip(self):
+        "Answer \"haven't seen it\" to the current question"
+        if self.item is None: return
+        self.ob.answer(self.queue.pop(0), None); self._ask()
+
+    def done(self) -> pd.DataFrame:
+        "Stop asking; show (and return) the recommendations from the answers so far"
+        if self.finished: return self.recs
+        self.finished = True
+        for b in [*self.rating_buttons, self.unseen, self.stop]: b.disabled = True
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            self.recs = self.ob.recommend(self.n)
+        k = len(self.ob.rated)
+        self.question.value = (f"<b>From your {k} rating(s), we recommend:</b>" if k else
+                               f"<b>No ratings given, so these are the items most people know and like</b> (from the {self.ob.prior.source} prior, not from you):")
+        self.output.outputs = ()
+        self.output.append_display_data(self.recs)
+        return self.recs
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.box)
+
+    def __repr__(self): return f"OnboardingWidget({self.ob!r}, round {self.round} of {self.rounds}{', finished' if self.finished else ''})"
+
+
 # %% ../nbs/08_coldstart.ipynb #ae1408b4
 def simulate_onboarding(
     model:DotProductBias, # Model trained without the held-out users
@@ -597,8 +693,9 @@ def simulate_onboarding(
     k:int=10, # Cut-off of the ranking metrics
     relevant:float=None, # Ratings at least this count as relevant; defaults to 75% up the rating scale (4 of 1-5)
     seed:int=0, # Seed of the test split and of random questions
+    seen_weight:float=1., # Ranking of `Onboarding.recommend` scored as `ndcg@k` etc.; `ndcg@k rating only` ranks by predicted rating alone
     **kwargs, # Passed on to `Onboarding` (e.g. `n_candidates`)
-) -> pd.DataFrame: # One row per checkpoint: answers, questions, `rmse`, `rmse_bias_only`, `ndcg@k`, ...
+) -> pd.DataFrame: # One row per checkpoint: answers, questions, `rmse`, `rmse_bias_only`, `ndcg@k`, `ndcg@k rating only`, ...
     "Onboard each held-out user by answering from their own ratings (an item they did not rate is \"haven't seen it\"), and score on their other ratings."
     from collab_recs.evaluate import ranking_metrics
     if count not in ('questions', 'ratings'): raise ValueError(f"count must be 'questions' or 'ratings', not {count!r}")
@@ -609,7 +706,7 @@ def simulate_onboarding(
     lo, hi = model_rating_range(model)
     relevant = lo + 0.75*(hi - lo) if relevant is None else relevant
     ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)  # shared: popularity, co-occurrence, noise
-    rows, recs = [], []
+    rows, recs, recs0 = [], [], []
     for user, g in heldout.groupby('user', sort=True):
         pool = dict(zip(g.loc[~is_test[g.index], key], g.loc[~is_test[g.index], 'rating']))
         test = g[is_test[g.index]]
@@ -631,18 +728,20 @@ def simulate_onboarding(
             err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
             rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked), reached=done() >= c,
                              se=float((err**2).sum()), se_bias_only=float((errb**2).sum()), n=len(ti)))
-            top = recommend_folded(model, f, k, exclude=list(pool))
-            recs.append(pd.DataFrame({'user': user, 'checkpoint': c, 'item': top['item'], 'rank': top['rank']}))
+            for rr, w in ((recs, seen_weight), (recs0, 0.)):
+                top = recommend_folded(model, f, k, exclude=list(pool), bonus=ob._seen_bonus(w))
+                rr.append(pd.DataFrame({'user': user, 'checkpoint': c, 'item': top['item'], 'rank': top['rank']}))
     per = pd.DataFrame(rows)
-    recs = pd.concat(recs, ignore_index=True)
+    recs, recs0 = pd.concat(recs, ignore_index=True), pd.concat(recs0, ignore_index=True)
     truth = heldout[is_test & (heldout['rating'] >= relevant)].rename(columns={key: 'item'})[['user', 'item']]
     out = []
     for c, g in per.groupby('checkpoint'):
         m = ranking_metrics(recs[recs.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
+        m0 = ranking_metrics(recs0[recs0.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
         out.append(dict(strategy=strategy, checkpoint=c, answers=g.answers.mean(), questions=g.questions.mean(),
                         count=count, reached=g.reached.mean(), rmse=np.sqrt(g.se.sum()/g.n.sum()),
                         rmse_bias_only=np.sqrt(g.se_bias_only.sum()/g.n.sum()), **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
-                        n_users=len(g), n_test=int(g.n.sum())))
+                        **{f'ndcg@{k} rating only': m0[f'ndcg@{k}']}, n_users=len(g), n_test=int(g.n.sum())))
     return pd.DataFrame(out)
 
 def _copy_onboarding(ob:Onboarding, prior:Gaussian, seed:int) -> Onboarding:
