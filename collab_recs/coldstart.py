@@ -584,7 +584,7 @@ def run_onboarding(
         if done: break
     n_rated = len(ob.rated)
     if n_rated: out(f"\nFrom your {n_rated} rating(s), we recommend:")
-    else: out(f"\nNo ratings given, so these are the items most people like (from the {ob.prior.source} prior, not from you):")
+    else: out(f"\nNo ratings given, so these are the items most people know and like (from the {ob.prior.source} prior, not from you):")
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         recs = ob.recommend(n)
