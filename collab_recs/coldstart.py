@@ -524,12 +524,14 @@ def recommend(self:Onboarding,
     n:int=10, # How many items
     exclude=None, # Item ids to leave out; defaults to every item the user answered about with a rating
     seen_weight:float=1., # Rank by predicted rating + `seen_weight` × log P(seen) (`p_seen`); 0 ranks by predicted rating alone
-) -> pd.DataFrame: # `rank`, `item`, `title`, `score` (the predicted rating), like `recommend`
+) -> pd.DataFrame: # `rank`, `item`, `title`, `score` (the predicted rating), like `recommend`, then `p_seen` (unless `seen_weight=0`)
     "Top `n` items for the new user: likely to be liked *and* likely to be known, from the answers so far (from the prior alone, with a warning, if there are no ratings yet)."
     if not self.rated:
         warnings.warn(f"no ratings among the answers yet: recommending from the {self.prior.source} prior alone "
                       "(the items most users like)")
-    return recommend_folded(self.model, self.user, n, exclude=exclude, titles=self.titles, bonus=self._seen_bonus(seen_weight))
+    recs = recommend_folded(self.model, self.user, n, exclude=exclude, titles=self.titles, bonus=self._seen_bonus(seen_weight))
+    if seen_weight: recs['p_seen'] = self.p_seen()[_codes(self.model.item_vocab, recs['item'])].astype(np.float32)  # why the order is not by score alone
+    return recs
 
 @patch
 def _seen_bonus(self:Onboarding, seen_weight:float) -> np.ndarray|None:
@@ -588,7 +590,7 @@ def run_onboarding(
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         recs = ob.recommend(n)
-    out(recs.to_string(index=False, formatters={'score': '{:.2f}'.format}))
+    out(recs.to_string(index=False, formatters={'score': '{:.2f}'.format, 'p_seen': '{:.0%}'.format}))
     return recs
 
 # %% ../nbs/08_coldstart.ipynb #e128ef74
