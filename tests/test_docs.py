@@ -233,7 +233,11 @@ def test_search(server, browser):
             page.click('input.md-search__input')
             page.fill('input.md-search__input', '')
             page.keyboard.type(term)
-            page.wait_for_selector('.md-search-result__item', timeout=20_000)
+            # the previous term's results stay on screen until the new search is done: wait for the expected page
+            # to be listed (not just for any result), then check
+            try: page.wait_for_function("expect => [...document.querySelectorAll('.md-search-result__item a')].some(a => a.href.includes(expect))",
+                                        arg=expect, timeout=20_000)
+            except Exception: pass  # the assert below says what was listed instead
             links = page.eval_on_selector_all('.md-search-result__item a', 'els => els.map(e => e.href)')
             assert any(expect in l for l in links), (term, links[:10])
         assert not page.errors, page.errors

@@ -199,6 +199,10 @@ def page(proc_nb:Path, host:str) -> tuple:
         if not code and not outs: continue
         cells.append(dict(c, source=code, outputs=outs, metadata=dict(c.get('metadata', {}), tags=tags)))
     nb['cells'] = cells
+    # nbdev's exec_show_docs records every live ipywidget (of every notebook run in this process) in the metadata when
+    # ipywidgets is installed; with that key the page template loads the widget renderer from a CDN. The site is
+    # offline and shows no widget output, so the key goes.
+    nb.get('metadata', {}).pop('widgets', None)
     return title, nb
 
 _re_code = re.compile(r'(```.*?```|`[^`\n]*`)', re.S)
