@@ -29,7 +29,7 @@ def dot_product_learner(
     n_factors:int=50, # Latent factors per user and item
     y_range:tuple=None, # Output range; defaults to `default_y_range` of the data's rating range
     centre:bool=False, # Centre predictions on the mean training rating (helps sparse data, see `DotProductBias`)
-    sparse:bool=False, # Sparse embedding gradients, trained with `RowWiseAdagrad` unless `opt_func` is given (and `TrimMemoryCallback`)
+    sparse:bool=False, # Sparse embedding gradients, trained with `RowWiseAdagrad` unless `opt_func` is given
     loss_func=None, # Defaults to `MSELossFlat()`
     metrics=None, # Defaults to `[rmse, mae]`
     **kwargs, # Passed on to `Learner` (e.g. `cbs`, `path`)
@@ -37,9 +37,10 @@ def dot_product_learner(
     "A fastai `Learner` training a `DotProductBias` on `dls`."
     if n_factors < 1: raise ValueError(f"n_factors must be a positive integer, not {n_factors}")
     model = DotProductBias.from_dls(dls, n_factors=n_factors, y_range=y_range, centre=centre, sparse=sparse)
-    if sparse:
-        kwargs.setdefault('opt_func', RowWiseAdagrad)
-        kwargs['cbs'] = [*L(kwargs.get('cbs')), TrimMemoryCallback()]
+    if sparse: kwargs.setdefault('opt_func', RowWiseAdagrad)
+    cbs = L(kwargs.get('cbs'))
+    if not any(isinstance(o, TrimMemoryCallback) or (isinstance(o, type) and issubclass(o, TrimMemoryCallback)) for o in cbs):
+        kwargs['cbs'] = [*cbs, TrimMemoryCallback()]  # memory stays flat over long runs ("Keeping memory flat", below)
     metrics = ifnone(metrics, [AccumMetric(rmse.func, name='rmse'), mae])  # fastai's rmse, shown as 'rmse' not '_rmse'
     return Learner(dls, model, loss_func=ifnone(loss_func, MSELossFlat()), metrics=metrics, **kwargs)
 
