@@ -47,14 +47,18 @@ def load(name:str, seed:int) -> tuple:
     train, new_items = holdout(rest, 'item', 0.2, seed=seed)
     return name, train, new_users, new_items, dkw, lkw
 
+def training_rows(learn) -> pd.DataFrame:
+    "The rows `learn` trained on, as `user`, `item`, `rating` in the data's own ids"
+    u, i, r = rating_codes(learn.dls.train)
+    return pd.DataFrame({'user': [learn.dls.classes['user'][int(o)] for o in u], 'item': [learn.dls.classes['item'][int(o)] for o in i], 'rating': r})
+
 def warm_same_users(learn, train, new_users:pd.DataFrame, recipe:str, dkw:dict, lkw:dict, seed:int) -> dict:
     "The fair warm reference: the held-out users' test ratings scored by a model that also trained on their answer pools"
     # same recipe and training rows otherwise: what these very users would get if they were not new at all
     nu = new_users[new_users['item'].isin(set(train.ratings['item']))].reset_index(drop=True)
     is_test = _split_answers(nu, 'user', 0.3, 0).to_numpy()
     cols = ['user', 'item', 'rating']
-    u, i, r = rating_codes(learn.dls.train)
-    tr = pd.DataFrame({'user': [learn.dls.classes['user'][int(o)] for o in u], 'item': [learn.dls.classes['item'][int(o)] for o in i], 'rating': r})
+    tr = training_rows(learn)
     both = pd.concat([tr, nu[cols][~is_test], nu[cols][is_test]], ignore_index=True)
     n = len(both) - is_test.sum()
     res = evaluate(fit(both, recipe, dkw, lkw, seed, split=(list(range(n)), list(range(n, len(both))))))
@@ -68,11 +72,10 @@ def retrained_on_answers(learn, train, new_users:pd.DataFrame, recipe:str, dkw:d
     nu = new_users[_codes(m.item_vocab, new_users['item']) > 0].reset_index(drop=True)
     is_test = _split_answers(nu, 'user', 0.3, 0)
     ob0 = Onboarding(m, train, strategy='adaptive', seed=0)
-    u, i, r = rating_codes(learn.dls.train)
-    tr = pd.DataFrame({'user': [learn.dls.classes['user'][int(o)] for o in u], 'item': [learn.dls.classes['item'][int(o)] for o in i], 'rating': r})
+    tr = training_rows(learn)
     for nq in questions:
         answers, pred, truth = [], [], []
-        for k, (user, g) in enumerate(nu.groupby('user', sort=True)):
+        for user, g in nu.groupby('user', sort=True):
             pool = dict(zip(g.loc[~is_test[g.index], 'item'], g.loc[~is_test[g.index], 'rating']))
             ob = _copy_onboarding(ob0, None, 0)
             for c in (5, 10, 20, 40):
