@@ -7,10 +7,10 @@ Same inner split as bench/coldstart_prior.py (the evaluation users are never tou
 at 0/5/10/20/40 questions answered and the ratings collected at 10. Predicted ratings are the fold-in's alone (`lean=0`,
 see `Onboarding.predict`), so each idea is compared with the bare fold-in. These are experiments, not package code.
 """
-import argparse, warnings, time
+import warnings, time
 from contextlib import contextmanager
 import numpy as np, pandas as pd
-from coldstart import fit, load
+from coldstart_prior import inner_split
 import collab_recs.coldstart as cs
 
 warnings.filterwarnings('ignore')
@@ -94,15 +94,8 @@ def seen_conditioned_user(K=300, shrink=0.2):
     return property(user)
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--data', choices=['ml-100k', 'book-crossing'], default='ml-100k')
-    p.add_argument('--recipe', choices=['standard', 'fast'], default='fast')
-    p.add_argument('--seed', type=int, default=42)
-    p.add_argument('--inner-seed', type=int, default=7)
-    args = p.parse_args()
-    name, train, _, _, dkw, lkw = load(args.data, args.seed)
-    train, inner = cs.holdout(train, 'user', 0.2, seed=args.inner_seed)
-    m = fit(train, args.recipe, dkw, lkw, args.seed).model
+    name, args, train, inner, learn, _, _ = inner_split(__doc__.splitlines()[0])
+    m = learn.model
     noise = cs.fold_in_noise(m, train.ratings)
     users = pd.factorize(train.ratings['user'])[1]
     ideas = {

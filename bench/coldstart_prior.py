@@ -44,8 +44,9 @@ def warm_self_rmse(model, ratings:pd.DataFrame, prior:Gaussian, noise:float, k:i
     sub = ratings[ratings['user'].isin(rng.permutation(cnt[cnt >= 2*k].index.to_numpy())[:n_users])]
     return fold_in_rmse(model, sub, prior, noise, k, seed)
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def inner_split(description:str) -> tuple:
+    "Parse the shared options, hold out the outer users as bench/coldstart.py does, then 20% of the training users: (name, args, train, inner, learn, dkw, lkw)"
+    p = argparse.ArgumentParser(description=description)
     p.add_argument('--data', choices=['ml-100k', 'book-crossing'], default='ml-100k')
     p.add_argument('--recipe', choices=['standard', 'fast'], default='fast')
     p.add_argument('--seed', type=int, default=42)
@@ -53,7 +54,10 @@ def main():
     args = p.parse_args()
     name, train, _, _, dkw, lkw = load(args.data, args.seed)
     train, inner = holdout(train, 'user', 0.2, seed=args.inner_seed)
-    learn = fit(train, args.recipe, dkw, lkw, args.seed)
+    return name, args, train, inner, fit(train, args.recipe, dkw, lkw, args.seed), dkw, lkw
+
+def main():
+    name, args, train, inner, learn, dkw, lkw = inner_split(__doc__.splitlines()[0])
     m = learn.model
     prior, noise = population_prior(m, 'user'), fold_in_noise(m, train.ratings)
     print(f"{name}, {args.recipe} recipe: {inner.user.nunique()} inner held-out training users; noise {noise:.3f}, "
