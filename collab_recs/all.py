@@ -5,24 +5,25 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/99_all.ipynb #091d8524
+# %% ../nbs/99_all.ipynb #ef288347
 import importlib
 from .data import *
+from .splits import *
 from .dataloaders import *
-from .fast import *
 from .model import *
+from .optimisers import *
 from .learner import *
-from .models import *
-from .tuning import *
+from .recipes import *
 from .distributed import *
 from .plots import *
 from .save import *
 from .recommend import *
 from .interpret import *
-from .evaluate import *
-from .coldstart import *
+from .evaluation import *
+from .foldin import *
+from .metadata import *
+from .onboarding import *
+from .coldstart_evaluation import *
 
-# by import path, not `from collab_recs import evaluate`: that would bind the module over `learner.evaluate`
-_modules = [importlib.import_module(f'collab_recs.{m}') for m in
-            ('data', 'dataloaders', 'fast', 'model', 'learner', 'models', 'tuning', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluate', 'coldstart')]
-__all__ = [n for m in _modules for n in m.__all__]
+# `from collab_recs.all import *` gives every chapter's public names (`recommend` the function, not the module)
+__all__ = [n for m in ('data', 'splits', 'dataloaders', 'model', 'optimisers', 'learner', 'recipes', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluation', 'foldin', 'metadata', 'onboarding', 'coldstart_evaluation') for n in importlib.import_module(f'collab_recs.{m}').__all__]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #3517e134
 from __future__ import annotations
-import os, re, sys, shutil, zipfile, subprocess, tempfile
+import os, sys, zipfile, subprocess, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd

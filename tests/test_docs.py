@@ -61,10 +61,11 @@ def test_every_notebook_is_a_page_in_order(site, pages):
 
 def test_nav_order():
     key = lambda n: build_docs.page_order(Path(n))
-    names = ['09_cli.ipynb', '01a_fast.ipynb', 'tutorial_movies.ipynb', '01_dataloaders.ipynb', 'index.ipynb', '00_data.ipynb', '03a_distributed.ipynb', '03_learner.ipynb']
-    assert sorted(names, key=key) == ['index.ipynb', 'tutorial_movies.ipynb', '00_data.ipynb', '01_dataloaders.ipynb',
-                                      '01a_fast.ipynb', '03_learner.ipynb', '03a_distributed.ipynb', '09_cli.ipynb']
-    assert build_docs.page_name(Path('nbs/01a_fast.ipynb')) == 'fast.html'
+    names = ['17_cli.ipynb', 'benchmarks.ipynb', '02_dataloaders.ipynb', 'tutorial_movies.ipynb', '10_recommend.ipynb', 'index.ipynb',
+             '00_data.ipynb', '07_distributed.ipynb', '05_learner.ipynb', '02a_extra.ipynb']
+    assert sorted(names, key=key) == ['index.ipynb', 'tutorial_movies.ipynb', '00_data.ipynb', '02_dataloaders.ipynb', '02a_extra.ipynb',
+                                      '05_learner.ipynb', '07_distributed.ipynb', '10_recommend.ipynb', '17_cli.ipynb', 'benchmarks.ipynb']
+    assert build_docs.page_name(Path('nbs/02_dataloaders.ipynb')) == 'dataloaders.html'
 
 def test_home_page_is_readme(site):
     "The home page carries README.md's text (both come from index.ipynb)"
@@ -148,7 +149,7 @@ def test_every_plot_cell_has_its_image(site, pages):
         assert got >= want, f"{p['page']}: {want} plot cells but {got} images"
         total += want
     assert total >= 10, total
-    assert _plot_cells(ROOT/'nbs'/'04_plots.ipynb') >= 4
+    assert _plot_cells(ROOT/'nbs'/'08_plots.ipynb') >= 4
 
 # ---------------------------------------------------------------- in the browser
 @pytest.fixture(scope='module')

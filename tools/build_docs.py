@@ -51,9 +51,9 @@ def _code(nb) -> list: return [c['source'] if isinstance(c['source'], str) else 
                                  for c in nb['cells'] if c['cell_type'] == 'code']
 
 def _digest(nb:Path, slow:bool) -> str:
-    "Cache key: the notebook's code (prose edits need no re-run), the package source and the slow flag"
+    "Cache key: the notebook's code (prose edits need no re-run), the package source, the benchmark results and the slow flag"
     h = hashlib.sha256(json.dumps(_code(json.loads(nb.read_text()))).encode())
-    for f in sorted((ROOT/'collab_recs').glob('*.py')): h.update(f.read_bytes())
+    for f in sorted((ROOT/'collab_recs').glob('*.py')) + sorted((ROOT/'bench'/'results').glob('*.json')): h.update(f.read_bytes())
     h.update(b'slow' if slow else b'fast')
     return h.hexdigest()
 
@@ -314,20 +314,21 @@ def build(slow:bool=True, quiet:bool=False) -> dict:
     t2 = time.time()
     if SRC.exists(): shutil.rmtree(SRC)
     SRC.mkdir(parents=True)
-    home, tutorials, chapters = [], [], []
+    home, tutorials, chapters, other = [], [], [], []
     for nb in nbs:
         title, pnb = page(PROC/nb.name, host)
         name = Path(page_name(nb)).with_suffix('.ipynb').name
         (SRC/name).write_text(json.dumps(pnb, indent=1))
         copy_assets(pnb, SRC)
         entry = {title: name}
-        (home if nb.stem == 'index' else tutorials if nb.stem.startswith('tutorial') else chapters).append(entry)
+        (home if nb.stem == 'index' else tutorials if nb.stem.startswith('tutorial') else chapters if re.match(r'^\d', nb.stem) else other).append(entry)
         stats['pages'].append({'notebook': nb.name, 'page': page_name(nb), 'title': title})
     if (NBS/'styles.css').exists(): shutil.copy2(NBS/'styles.css', SRC/'styles.css')
     else: (SRC/'styles.css').write_text('')
     nav = [{'Home': home[0][next(iter(home[0]))]}] if home else []
     if tutorials: nav.append({'Tutorials': tutorials})
     if chapters: nav.append({'Chapters': chapters})
+    nav += other   # the Benchmarks page
     conf = WORK/'mkdocs.yml'
     conf.write_text(yaml.safe_dump(mkdocs_config(nav, cfg), sort_keys=False, allow_unicode=True))
     if SITE.exists(): shutil.rmtree(SITE)
