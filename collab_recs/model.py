@@ -153,7 +153,7 @@ def rated_matrix(
     "SVD++'s normalised user-item incidence matrix"
     users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
     w = 1/np.sqrt(np.bincount(users, minlength=n_users)[users].astype(np.float32))
-    return torch.sparse_coo_tensor(torch.from_numpy(np.stack([users, items])), torch.from_numpy(w), (n_users, n_items)).coalesce()
+    return torch.sparse_coo_tensor(torch.from_numpy(np.stack([users, items])), torch.from_numpy(w), (n_users, n_items), check_invariants=True).coalesce()
 
 class SVDppBias(DotProductBias):
     "`DotProductBias` whose user vectors add the normalised implicit factors of the items each user rated (SVD++)."
@@ -167,7 +167,7 @@ class SVDppBias(DotProductBias):
     ):
         super().__init__(n_users, n_items, n_factors, y_range, centre=centre)
         self.implicit_factors = Embedding(n_items, n_factors)
-        if rated is None: rated = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (n_users, n_items))
+        if rated is None: rated = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (n_users, n_items), check_invariants=True)
         if tuple(rated.shape) != (n_users, n_items): raise ValueError(f"rated must have shape {(n_users, n_items)}, not {tuple(rated.shape)}")
         self.rated = rated  # a plain attribute, not a parameter or buffer: the training data, not weights
 

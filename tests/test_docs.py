@@ -151,6 +151,20 @@ def test_every_plot_cell_has_its_image(site, pages):
     assert total >= 10, total
     assert _plot_cells(ROOT/'nbs'/'08_plots.ipynb') >= 4
 
+def test_benchmarks_page(site, pages):
+    "The Benchmarks page comes last in the navigation and shows every results file in bench/results: its command and date, its tables and plots"
+    import html as _html
+    assert pages[-1]['notebook'] == 'benchmarks.ipynb' and pages[-1]['title'] == 'Benchmarks', pages[-1]
+    page = article(site/pages[-1]['page'])
+    text = _html.unescape(re.sub(r'<[^>]+>', '', page))
+    files = sorted((ROOT/'bench'/'results').glob('*.json'))
+    assert len(files) >= 4, files
+    for f in files:
+        d = json.loads(f.read_text())
+        assert d['command'] in text and d['date'][:10] in text, f"{f.name}: its command and date are not on the page"
+    assert page.count('<table') >= 6, page.count('<table')
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', page)) >= 2
+
 # ---------------------------------------------------------------- in the browser
 @pytest.fixture(scope='module')
 def server(site):

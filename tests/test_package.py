@@ -39,7 +39,7 @@ def test_wheel_installs_without_nbdev(installed):
 
 def test_console_script_trains_and_reports_errors(installed, tmp_path):
     exe = installed/'bin'/'collab-recs'
-    code = ('from collab_recs.data import synthetic_ratings; '
+    code = ('from collab_recs.synthetic import synthetic_ratings; '
             f'synthetic_ratings(n_users=100, n_items=60, n_ratings=3000, seed=0).ratings.to_csv(r"{tmp_path/"r.csv"}", index=False)')
     assert run(installed/'bin'/'python', '-c', code).returncode == 0
     res = run(exe, 'train', '--data', tmp_path/'r.csv', '--epochs', 2, '--bs', 256, '--lr', 1e-2, '--out', tmp_path/'out', '--show-recs', 1)
