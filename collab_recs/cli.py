@@ -160,6 +160,20 @@ def _dls(ds, args, opts:dict, loader:str=None, device=None):
                               rating_range=tuple(rr) if rr is not None else None, duplicates=args.duplicates,
                               **({'device': device} if device is not None else {}))
 
+def _epoch_lines():
+    "A fastai callback printing one line per epoch: progress for logs, where fastai's bar would write a carriage return per batch"
+    from fastai.callback.core import Callback
+    class EpochLines(Callback):
+        order = 60  # after the recorder has the epoch's values
+        def __init__(self): self.fits = 0
+        def before_fit(self): self.fits += 1; self.t = time.perf_counter()
+        def after_epoch(self):
+            names, vals = self.recorder.metric_names[1:-1], self.recorder.values[-1]
+            member = f"model {self.fits}, " if self.fits > 1 or self.n_members > 1 else ''
+            print(f"{member}epoch {self.epoch + 1}/{self.n_epoch}: " + ', '.join(f"{n.replace('_', ' ')} {v:.4f}" for n, v in zip(names, vals))
+                  + f" ({time.perf_counter() - self.t:.1f}s)", flush=True)
+    return EpochLines()
+
 def _fit(ds, args, opts:dict, world:int=1, quiet:bool=False) -> tuple:
     "(`DataLoaders`, trained learner, seconds): `opts` on `ds` as `args` say, on every process under torchrun"
     import torch
@@ -172,7 +186,11 @@ def _fit(ds, args, opts:dict, world:int=1, quiet:bool=False) -> tuple:
         fit = lambda learn, epochs, lr, wd: distributed_fit(learn, epochs, lr, wd=wd, seed=args.seed)
     dls = _dls(ds, args, opts, loader, device)
     start = time.perf_counter()
-    learn = fit_recipe(dls, opts, seed=args.seed, centre=args.centre, progress=not quiet and sys.stdout.isatty(), fit=fit)
+    tty, rank0 = sys.stdout.isatty(), int(os.environ.get('RANK', 0)) == 0
+    cbs = [] if quiet or tty or not rank0 else [_epoch_lines()]
+    for c in cbs: c.n_members = opts['members']
+    learn = fit_recipe(dls, opts, seed=args.seed, centre=args.centre, progress=not quiet and tty, fit=fit, cbs=cbs)
+    for c in cbs: learn.remove_cb(c)
     return dls, learn, time.perf_counter() - start
 
 def _recipe_text(args, opts:dict) -> str:
@@ -317,7 +335,6 @@ def main(argv:list=None) -> int:
     from collab_recs.data import RatingsError
     from collab_recs.model import UnknownIdError
     from collab_recs.save import ModelFileError
-    warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
     rc = 0
     try: COMMANDS[args.command](args)
     except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError) as e:  # OSError: missing files, downloads

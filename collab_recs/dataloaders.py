@@ -6,6 +6,8 @@
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd, torch
+from .data import RatingsDataset, RatingsError, validate_ratings
+from .splits import SPLITS
 from fastai.collab import CollabDataLoaders, TabularCollab
 from fastai.tabular.core import Categorify, TabDataLoader
 from fastai.data.block import TransformBlock
@@ -14,8 +16,6 @@ from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
 from fastai.torch_core import display_df
 from fastcore.basics import patch
-from .data import RatingsDataset, RatingsError, validate_ratings
-from .splits import SPLITS
 
 # %% auto #0
 __all__ = ['checked_split', 'collab_dataloaders', 'epoch_rows', 'rating_codes', 'vocab_o2i', 'vocab_codes', 'vocab_ids',

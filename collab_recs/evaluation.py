@@ -6,12 +6,12 @@
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd, torch
-from fastai.learner import Learner
-from fastcore.basics import ifnone
 from .dataloaders import rating_codes
 from .model import DotProductBias
 from .recommend import RatedPairs, top_n
 from .baselines import bias_only_rmse, bias_scores, popularity_scores, item_knn_scores, ease_scores, CatalogueTooLargeError
+from fastai.learner import Learner
+from fastcore.basics import ifnone
 
 # %% auto #0
 __all__ = ['BASELINES', 'predict_ratings', 'evaluate', 'global_mean_rmse', 'user_ranking_metrics', 'ranking_metrics',

@@ -7,10 +7,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 import numpy as np, pandas as pd
-from fastai.torch_core import to_np
 from .data import RatingsError
 from .model import DotProductBias, UnknownIdError
 from .dataloaders import vocab_codes
+from fastai.torch_core import to_np
 
 # %% auto #0
 __all__ = ['DEFAULT_NOISE', 'model_rating_range', 'rating_logits', 'embeddings', 'Gaussian', 'population_prior', 'fold_in_noise',

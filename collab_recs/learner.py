@@ -4,13 +4,13 @@
 
 # %% ../nbs/05_learner.ipynb #2f0f0491
 from __future__ import annotations
+from .model import DotProductBias
+from .optimisers import RowWiseAdagrad, TrimMemoryCallback
 from fastai.learner import Learner
 from fastai.losses import MSELossFlat
 from fastai.metrics import AccumMetric, rmse, mae
 from fastcore.basics import ifnone
 from fastcore.foundation import L
-from .model import DotProductBias
-from .optimisers import RowWiseAdagrad, TrimMemoryCallback
 
 # %% auto #0
 __all__ = ['dot_product_learner']

@@ -5,10 +5,10 @@
 # %% ../nbs/03_model.ipynb #026b68c1
 from __future__ import annotations
 import numpy as np, torch
+from .dataloaders import rating_codes, vocab_o2i
 from fastai.torch_core import Module
 from fastai.layers import Embedding, sigmoid_range
 from fastcore.basics import patch
-from .dataloaders import rating_codes, vocab_o2i
 
 # %% auto #0
 __all__ = ['DotProductBias', 'default_y_range', 'UnknownIdError', 'merge_models', 'rated_matrix', 'SVDppBias']

@@ -7,10 +7,10 @@ from __future__ import annotations
 import hashlib, json, os, shutil, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from fastai.data.transforms import CategoryMap
 from .data import RatingsError
 from .model import DotProductBias
 from .dataloaders import rating_codes, vocab_ids
+from fastai.data.transforms import CategoryMap
 
 # %% auto #0
 __all__ = ['MODEL_FORMAT', 'OLD_FORMATS', 'WEIGHTS', 'RATED', 'CONFIG', 'ModelFileError', 'save_model', 'load_model',
