@@ -21,6 +21,7 @@ def _logit(p:float) -> float:
 
 class DotProductBias(Module):
     "Dot product of user and item factors plus user and item biases, squashed into `y_range` by `sigmoid_range`."
+    objective = 'rating'  # what it was trained for: 'rating' (predicted ratings) or 'ranking' (scores ranking the catalogue)
     def __init__(self,
         n_users:int, # Number of users (rows of the user embedding, including fastai's '#na#')
         n_items:int, # Number of items
@@ -140,7 +141,7 @@ def merge_models(
             getattr(out, n).weight.copy_(torch.cat([getattr(m, n).weight for m in models], 1) / k**0.5)
         for n in ('user_bias', 'item_bias'):
             getattr(out, n).weight.copy_(torch.stack([getattr(m, n).weight for m in models]).mean(0))
-    out.user_vocab, out.item_vocab = m0.user_vocab, m0.item_vocab
+    out.user_vocab, out.item_vocab, out.objective = m0.user_vocab, m0.item_vocab, m0.objective
     return out.to(m0.user_factors.weight.device)
 
 # %% ../nbs/03_model.ipynb #cf2a858f

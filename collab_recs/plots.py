@@ -79,7 +79,7 @@ def plot_loss(
     fig = _figure((7, 4))
     ax = fig.subplots()
     ax.plot(np.arange(len(rec.losses)), [float(l) for l in rec.losses], label='train (smoothed)')
-    if rec.values:
+    if rec.values and len(rec.values[0]) > 1:  # validated: training loss, then validation loss
         ends = np.cumsum(rec.iters_per_epoch if hasattr(rec, 'iters_per_epoch') else [len(rec.losses)//len(rec.values)]*len(rec.values))
         ax.plot(ends[:len(rec.values)]-1, [v[1] for v in rec.values], 'o-', label='valid')
     ax.set(xlabel='batches', ylabel='loss (MSE)', title='Training')

@@ -68,7 +68,8 @@ def save_model(
         titles = [None if i == 0 else (None if titles.get(o) is None else str(titles.get(o))) for i, o in enumerate(items)]
     cfg = dict(format=MODEL_FORMAT, n_users=model.user_factors.weight.shape[0], n_items=model.item_factors.weight.shape[0],
                n_factors=model.user_factors.weight.shape[1], y_range=list(model.y_range), centre=model.centre,
-               user_vocab=[_plain(o) for o in model.user_vocab], item_vocab=items, titles=titles, meta=meta or {})
+               user_vocab=[_plain(o) for o in model.user_vocab], item_vocab=items, titles=titles, meta=meta or {},
+               objective=model.objective)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.tmp-', dir=path.parent))
     try:
@@ -149,6 +150,7 @@ def load_model(
     m.ratings = ratings
     m.titles = None if titles is None else {o: t for o, t in zip(cfg['item_vocab'][1:], titles[1:]) if t is not None}
     m.meta = cfg.get('meta', {})
+    m.objective = cfg.get('objective', 'rating') if cfg.get('objective') in ('rating', 'ranking') else 'rating'
     if device is not None: m = m.to(device)
     return m.eval()
 
