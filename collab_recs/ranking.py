@@ -8,6 +8,7 @@ import numpy as np, torch
 from .model import DotProductBias
 from .dataloaders import TensorCollabDL, rating_codes
 from .learner import learner_callbacks
+from .optimisers import SparseAdam
 from fastai.learner import Learner
 from fastai.data.core import DataLoaders
 from fastai.callback.core import Callback
@@ -141,19 +142,25 @@ class CatalogueScores(torch.nn.Module):
         return m.user_factors(users) @ m.item_factors.weight.T + m.item_bias.weight[:, 0]
 
 class RankingCallback(Callback):
-    "Train `learn.model` (a `DotProductBias`) on batches of users with a loss over the whole catalogue; it is the plain model again after `fit`"
+    "Train (or validate) `learn.model`, a `DotProductBias`, on batches of users with a loss over the whole catalogue; it is the plain model again afterwards"
     order = 10  # wraps the model before `DistributedCPU` (or fastai's DistributedTrainer) wraps it in DDP
-    def before_fit(self):
+    def _wrap(self):
         if not isinstance(self.learn.model, CatalogueScores): self.learn.model = CatalogueScores(self.learn.model)
-    def after_fit(self):
+    def _unwrap(self):
         m = self.learn.model
         while isinstance(m, (CatalogueScores, DistributedDataParallel)): m = m.model if isinstance(m, CatalogueScores) else m.module
         self.learn.model = m
+    def before_fit(self): self.fitting = True; self._wrap()
+    def after_fit(self): self.fitting = False; self._unwrap()
+    def before_validate(self): self._wrap()  # `learn.validate()` and `get_preds` outside `fit` too
+    def after_validate(self):
+        if not getattr(self, 'fitting', False): self._unwrap()
 
 def ranking_learner(
     dls, # `DataLoaders` of pairs (e.g. from `tensor_dataloaders`), with vocabularies
     n_factors:int=128, # Latent factors per user and item
     bs:int=64, # Users per batch
+    sparse:bool=False, # Sparse gradients for the user factors, trained with `SparseAdam`: a step then touches only its batch's users (for millions of users)
     metrics=None, # Defaults to `[NDCGAtK(10)]`
     **kwargs, # Passed on to `Learner` (e.g. `cbs`, `opt_func`)
 ) -> Learner:
@@ -163,5 +170,8 @@ def ranking_learner(
     model = DotProductBias.from_dls(udls, n_factors=n_factors, y_range=(0, 1))
     with torch.no_grad(): model.user_bias.weight.zero_()  # a ranking has no use for it
     model.objective = 'ranking'
+    if sparse:
+        model.user_factors.sparse = True
+        kwargs.setdefault('opt_func', SparseAdam)
     cbs = learner_callbacks(kwargs.pop('cbs', None), udls)  # memory kept flat; no validation without a validation set
     return Learner(udls, model, loss_func=multinomial_loss, metrics=ifnone(metrics, [NDCGAtK(10)]), cbs=[RankingCallback(), *cbs], **kwargs)
