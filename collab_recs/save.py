@@ -148,7 +148,9 @@ def _fsync_dir(path:Path):
 def _write_tensors(path:Path, kind:str, tensors:dict) -> dict:
     "Write `tensors` into folder `path` as a safetensors file named by its checksum; its `files` entry in model.json"
     tmp = path/f'.{kind}.safetensors.tmp-{os.getpid()}'
+    with open(tmp, 'wb') as f: mode = os.fstat(f.fileno()).st_mode & 0o777  # what the umask gives a new file
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    os.chmod(tmp, mode)  # safetensors writes its files private to their owner: readable like model.json instead
     with open(tmp, 'rb') as f: os.fsync(f.fileno())
     _crash_point(f'{kind} written')
     entry = dict(name=None, sha256=_sha256(tmp), size=tmp.stat().st_size)
