@@ -8,7 +8,7 @@ import hashlib, io, json, math, os, re, reprlib, shutil, stat
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.transforms import CategoryMap
-from safetensors.torch import save_file, load as safetensors_load
+from safetensors.torch import save as safetensors_save, load as safetensors_load
 from .data import RatingsError
 from .model import DotProductBias
 from .dataloaders import rating_codes, vocab_ids
@@ -147,14 +147,12 @@ def _fsync_dir(path:Path):
 
 def _write_tensors(path:Path, kind:str, tensors:dict) -> dict:
     "Write `tensors` into folder `path` as a safetensors file named by its checksum; its `files` entry in model.json"
+    data = safetensors_save({k: v.contiguous() for k, v in tensors.items()})  # bytes: `save_file` would leave its own temporary file when killed
     tmp = path/f'.{kind}.safetensors.tmp-{os.getpid()}'
-    with open(tmp, 'wb') as f: mode = os.fstat(f.fileno()).st_mode & 0o777  # what the umask gives a new file
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
-    os.chmod(tmp, mode)  # safetensors writes its files private to their owner: readable like model.json instead
-    with open(tmp, 'rb') as f: os.fsync(f.fileno())
+    with open(tmp, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
     _crash_point(f'{kind} written')
-    entry = dict(name=None, sha256=_sha256(tmp), size=tmp.stat().st_size)
-    entry['name'] = f"{kind}-{entry['sha256'][:16]}.safetensors"
+    sha = hashlib.sha256(data).hexdigest()
+    entry = dict(name=f"{kind}-{sha[:16]}.safetensors", sha256=sha, size=len(data))
     os.replace(tmp, path/entry['name'])
     _crash_point(f'{kind} in place')
     return entry
