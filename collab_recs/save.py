@@ -97,11 +97,13 @@ def _sort_folder(path:Path, cfg:dict|None) -> tuple:
     sup = cfg.get('superseded') if cfg else None
     leftovers, foreign = [], []
     for p in sorted(path.iterdir()):
-        if not _regular(p): foreign.append(p.name + ('/' if p.is_dir() else ''))
-        elif p.name in used: continue
-        elif _TEMP_FILE.fullmatch(p.name) or _TENSOR_FILE.fullmatch(p.name): leftovers.append(p)
-        elif p.name in (WEIGHTS, RATED) and isinstance(sup, dict) and sup.get(p.name) == _sha256(p): leftovers.append(p)
-        else: foreign.append(p.name)
+        try:
+            if not stat.S_ISREG(os.lstat(p).st_mode): foreign.append(p.name + ('/' if p.is_dir() else ''))
+            elif p.name in used: continue
+            elif _TEMP_FILE.fullmatch(p.name) or _TENSOR_FILE.fullmatch(p.name): leftovers.append(p)
+            elif p.name in (WEIGHTS, RATED) and isinstance(sup, dict) and sup.get(p.name) == _sha256(p): leftovers.append(p)
+            else: foreign.append(p.name)
+        except FileNotFoundError: continue  # renamed or removed meanwhile by a save that is running
     return leftovers, foreign
 
 def check_model_dir(
