@@ -10,7 +10,8 @@ DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0
 # Docs site (tools/build_docs.py, tests/test_docs.py): offline renderer and browser driver, versions verified together;
 # the browser itself is Debian's chromium (.ci/run installs it), never one that playwright downloads.
 DOCS_TOOLS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocs-jupyter==0.26.3 latex2mathml==3.81.1 playwright==1.65.2
-DEV_TOOLS := jupyterlab notebook ipywidgets==8.1.9 nbconvert pyarrow pytest accelerate==1.15.0 $(DOCS_TOOLS)
+# safetensors: a runtime requirement (model files), here because the package itself is installed with --no-deps; hypothesis: tests only
+DEV_TOOLS := jupyterlab notebook ipywidgets==8.1.9 nbconvert pyarrow pytest accelerate==1.15.0 safetensors==0.8.0 hypothesis==6.170.17 $(DOCS_TOOLS)
 
 .PHONY: help venv data demo test test-nbs test-slow test-package test-docs check-sync export clean-nbs readme capture lab bench bench-speed bench-accuracy bench-ranking bench-coldstart docs docs-serve clean
 

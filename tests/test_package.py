@@ -45,7 +45,8 @@ def test_console_script_trains_and_reports_errors(installed, tmp_path):
     res = run(exe, 'train', '--data', tmp_path/'r.csv', '--epochs', 2, '--bs', 256, '--lr', 1e-2, '--out', tmp_path/'out', '--show-recs', 1)
     assert res.returncode == 0, res.stderr[-3000:]
     assert 'valid RMSE' in res.stdout.strip().splitlines()[-1]
-    for f in ['metrics.json', 'model/model.json', 'model/weights.pt', 'factor_pca.png']: assert (tmp_path/'out'/f).exists(), f
+    for f in ['metrics.json', 'model/model.json', 'factor_pca.png']: assert (tmp_path/'out'/f).exists(), f
+    assert len(list((tmp_path/'out'/'model').glob('weights-*.safetensors'))) == 1
     pd.DataFrame({'user': [1, 2], 'item': [1, 2]}).to_csv(tmp_path/'bad.csv', index=False)
     res = run(exe, 'train', '--data', tmp_path/'bad.csv', '--out', tmp_path/'bad')
     assert res.returncode == 2
