@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_cli.ipynb #cdbbe1a0
 from __future__ import annotations
-import argparse, json, math, os, sys, time, warnings
+import argparse, json, math, os, sys, tempfile, time, warnings
 from pathlib import Path
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
@@ -31,6 +31,7 @@ _holdout = _checked(float, lambda v: 0 <= v < 1, 'must be at least 0 and below 1
 def _range(s):
     try: lo, hi = (float(o) for o in s.split(','))
     except ValueError: raise argparse.ArgumentTypeError(f"expected MIN,MAX (e.g. 1,5), got {s!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)): raise argparse.ArgumentTypeError(f"MIN and MAX must be finite numbers, got {s!r}")
     if not lo < hi: raise argparse.ArgumentTypeError(f"MIN must be below MAX, got {s!r}")
     return (lo, hi)
 
@@ -219,6 +220,30 @@ def _recipe_text(args, opts:dict) -> str:
             f"fit_one_cycle({opts['epochs']}, {opts['lr']:g}, wd={opts['wd']:g}), bs={opts['bs']}"
             + (f", {opts['members']} seeds merged" if opts['members'] > 1 else ''))
 
+def _check_out(out:Path, paths:dict, data:str):
+    "Refuse, before any data is loaded or model trained, an `--out` that train could not write, or could write only by overwriting what is not its own"
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} exists and is not a directory")
+    d = Path(data)
+    if d.exists():
+        d = d.resolve()
+        if d in {p.resolve() for p in paths.values()} or paths['model'].resolve() in d.parents:
+            raise FileExistsError(f"--data {data} is one of the files train writes in --out {out}: move it, or choose another --out")
+    from collab_recs.save import check_model_dir
+    check_model_dir(paths['model'])  # files of the user's in OUT/model: refused now, not after training
+    for name in ('metrics', 'distribution', 'pca', 'biases', 'loss'):
+        if paths[name].exists() and not paths[name].is_file(): raise FileExistsError(f"--out {out}: {paths[name]} exists and is not a file")
+    place = out
+    while not place.exists(): place = place.parent
+    try:
+        with tempfile.TemporaryFile(dir=place): pass
+    except OSError as e: raise PermissionError(f"--out {out}: cannot write in {place} ({e.strerror or e})") from None
+
+def _write_text(path:Path, text:str):
+    "Write `text` to `path` all at once: a temporary file beside it, renamed into place"
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    try: tmp.write_text(text); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
 def _outputs(out:Path) -> dict:
     return dict(model=out/'model', metrics=out/'metrics.json', distribution=out/'rating_distribution.png',
                 pca=out/'factor_pca.png', biases=out/'item_biases.png', loss=out/'loss.png')
@@ -230,10 +255,8 @@ def train(args) -> dict:
     opts = _with_recipe(args)
     ranking = opts['objective'] == 'ranking'
     out = Path(args.out)
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} exists and is not a directory")
     paths = _outputs(out)
-    if Path(args.data).exists() and Path(args.data).resolve() in {p.resolve() for p in paths.values()}:
-        raise FileExistsError(f"--data {args.data} is one of the files train would write; choose another --out")
+    _check_out(out, paths, args.data)
     rank, world = setup_distributed()
     say = print if rank == 0 else (lambda *a, **k: None)
     ds = _load(args, opts['objective'])
@@ -266,7 +289,7 @@ def train(args) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     titles = ds.titles()
     save_model(learn, paths['model'], meta=dict(data=ds.name, options=options), titles=titles)
-    paths['metrics'].write_text(json.dumps(metrics, indent=2, default=str))
+    _write_text(paths['metrics'], json.dumps(metrics, indent=2, default=str))
     if not args.no_plots:
         if not ds.implicit: plot_rating_distribution(ds, fname=paths['distribution'])
         plot_loss(learn, fname=paths['loss'])
@@ -388,9 +411,10 @@ def main(argv:list=None) -> int:
     from collab_recs.data import RatingsError
     from collab_recs.model import UnknownIdError
     from collab_recs.save import ModelFileError
+    from collab_recs.learner import TrainingDivergedError
     rc = 0
     try: COMMANDS[args.command](args)
-    except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError) as e:  # OSError: missing files, downloads
+    except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError, TrainingDivergedError) as e:  # OSError: missing files, downloads
         print(f"collab-recs: error: {e}", file=sys.stderr)
         rc = 2
     except KeyboardInterrupt:
