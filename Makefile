@@ -4,21 +4,22 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-export PYTHONWARNINGS := ignore::UserWarning:fastai.torch_core
 # Development set verified to work together (see ../shared/ENVIRONMENT.md); the package itself asks for loose ranges.
 DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0.1.18
 # Docs site (tools/build_docs.py, tests/test_docs.py): offline renderer and browser driver, versions verified together;
 # the browser itself is Debian's chromium (.ci/run installs it), never one that playwright downloads.
 DOCS_TOOLS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocs-jupyter==0.26.3 latex2mathml==3.81.1 playwright==1.65.2
-# safetensors: a runtime requirement (model files), here because the package itself is installed with --no-deps; hypothesis: tests only
-DEV_TOOLS := jupyterlab notebook ipywidgets==8.1.9 nbconvert pyarrow pytest accelerate==1.15.0 safetensors==0.8.0 hypothesis==6.170.17 $(DOCS_TOOLS)
+# safetensors (model files) and adjustText (plot labels): runtime requirements, here because the package itself is installed with --no-deps; hypothesis: tests only
+DEV_TOOLS := jupyterlab notebook ipywidgets==8.1.9 nbconvert pyarrow pytest accelerate==1.15.0 safetensors==0.8.0 adjustText==1.4.0 hypothesis==6.170.17 $(DOCS_TOOLS)
 
-.PHONY: help venv data demo test test-nbs test-slow test-package test-docs check-sync export clean-nbs readme capture lab bench bench-speed bench-accuracy bench-ranking bench-coldstart docs docs-serve clean
+.PHONY: help venv data demo dist test test-nbs test-slow test-package test-readme test-newest test-docs check-sync export clean-nbs readme capture lab bench bench-speed bench-accuracy bench-ranking bench-coldstart docs docs-serve clean
 
 help:
-	@echo "make demo       set up, then train on MovieLens-100k with the standard recipe (writes out/ml-100k)"
-	@echo "make test       set up, then run the default test suite (what CI runs)"
+	@echo "make demo       set up, then train on MovieLens-100k with the default recipe (writes out/ml-100k)"
+	@echo "make dist       build a wheel of the package into dist/ (needs only python3 with pip)"
+	@echo "make test       set up, then run the default test suite (what CI runs): notebooks, the package, the README's commands"
 	@echo "make test-slow  also run the notebook cells flagged slow"
+	@echo "make test-newest the notebooks' tests against the newest fastai and fastcore (CI runs it too)"
 	@echo "make test-docs  build the docs site and check every page in headless Chromium (CI runs it too)"
 	@echo "make docs       build the docs site into _docs/ (offline; executes the notebooks, slow cells too)"
 	@echo "make docs-serve build the docs site and serve it on http://127.0.0.1:8000"
@@ -48,7 +49,7 @@ data: venv
 demo: data
 	$(BIN)/collab-recs train --data ml-100k --out out/ml-100k
 
-test: data check-sync test-nbs test-package
+test: data check-sync test-nbs test-package test-readme
 
 check-sync: venv
 	$(BIN)/python tools/check_sync.py
@@ -62,8 +63,29 @@ test-slow: data
 test-package: venv
 	$(BIN)/python -m pytest -q tests/test_package.py
 
+# Every command README.md shows after `make demo`, run as written against what the demo writes
+test-readme: data
+	$(BIN)/python -m pytest -q tests/test_readme.py
+
+# The package's own tests (the notebooks, run without nbdev: see tools/run_notebooks.py) against the newest fastai and
+# fastcore, in a venv of their own; torch stays at the dev set's CPU build (pip's default newest is a 6 GB CUDA build)
+NEWEST := .venv-newest
+test-newest: data
+	test -x $(NEWEST)/bin/python || $(PY) -m venv $(NEWEST)
+	$(NEWEST)/bin/python -m pip install -q --upgrade pip
+	$(NEWEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager torch==2.13.0 fastai fastcore pandas numpy matplotlib scipy \
+	    safetensors adjustText hypothesis pyarrow ipywidgets accelerate
+	$(NEWEST)/bin/python -c "import fastai, fastcore, torch, pandas; print('newest set: fastai', fastai.__version__, 'fastcore', fastcore.__version__, 'torch', torch.__version__, 'pandas', pandas.__version__)"
+	$(NEWEST)/bin/python tools/run_notebooks.py
+
+# A wheel of the package (for `pip install dist/collab_recs-*.whl`); python3 with pip is all it needs
+dist:
+	rm -rf dist
+	$(PY) -m pip wheel --no-deps -q -w dist .
+	@ls dist/*.whl
+
 # Tests train on small batches, which gain nothing from a second thread (and lose a lot on a busy machine)
-test-nbs test-slow test-docs docs: export OMP_NUM_THREADS=1
+test-nbs test-slow test-docs test-newest docs: export OMP_NUM_THREADS=1
 
 test-docs: data
 	$(BIN)/python -m pytest -q tests/test_docs.py
@@ -106,4 +128,4 @@ bench-coldstart: data
 	$(BIN)/python -m bench.coldstart
 
 clean:
-	rm -rf out build dist *.egg-info _proc _docs
+	rm -rf out build dist *.egg-info _proc _docs $(NEWEST)

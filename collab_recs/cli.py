@@ -257,7 +257,7 @@ def train(args) -> dict:
     out = Path(args.out)
     paths = _outputs(out)
     _check_out(out, paths, args.data)
-    rank, world = setup_distributed()
+    rank, world = setup_distributed('gloo' if opts['sparse'] else None)  # NCCL cannot all-reduce sparse gradients; gloo can, on GPUs too
     say = print if rank == 0 else (lambda *a, **k: None)
     ds = _load(args, opts['objective'])
     say(f"Loaded {ds}")

@@ -9,7 +9,7 @@ import numpy as np, pandas as pd, torch
 from .data import RatingsDataset, RatingsError, validate_ratings
 from .splits import SPLITS
 from fastai.collab import CollabDataLoaders, TabularCollab
-from fastai.tabular.core import Categorify, TabDataLoader
+from fastai.tabular.core import Categorify, TabDataLoader, df_shrink
 from fastai.data.block import TransformBlock
 from fastai.data.load import DataLoader
 from fastai.data.core import DataLoaders
@@ -69,7 +69,10 @@ def collab_dataloaders(
     "fastai `CollabDataLoaders` over `data` with a reproducible split, visiting each training rating once per epoch."
     df, splits, rating_range = checked_split(data, user, item, rating, valid_pct, split, seed, bs, rating_range, duplicates)
     splits = [list(map(int, s)) for s in splits]
-    to = TabularCollab(df, [Categorify], [user, item], y_names=[rating], y_block=TransformBlock(), splits=splits)
+    # fastai shrinks the frame's dtypes itself, but since 2.8.12 it also turns text ids into pandas categories, whose
+    # categories are every id of the frame: the vocabularies would then hold items seen only in validation
+    df = df_shrink(df, obj2cat=False)
+    to = TabularCollab(df, [Categorify], [user, item], y_names=[rating], y_block=TransformBlock(), splits=splits, reduce_memory=False)
     kwargs = {'dl_type': TabDataLoader, 'drop_last': False, **kwargs}
     dls = to.dataloaders(bs=bs, **kwargs)
     dls = CollabDataLoaders(*dls.loaders, path=dls.path, device=dls.device)

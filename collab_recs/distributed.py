@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_distributed.ipynb #83f7eaab
 from __future__ import annotations
-import os, torch, torch.distributed as dist
+import importlib.util, os, torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from .dataloaders import TensorCollabDL
 from fastai.callback.core import Callback
@@ -38,13 +38,13 @@ class DistributedCPU(Callback):
 
 # %% ../nbs/07_distributed.ipynb #f73291b9
 def setup_distributed(
-    backend:str=None, # 'gloo', 'nccl', or `None` for NCCL when CUDA is available, else gloo
+    backend:str=None, # 'gloo', 'nccl', or `None` for NCCL when CUDA is available, else gloo (sparse gradients need gloo: see below)
 ) -> tuple: # (rank, world size); (0, 1) when not launched by torchrun
     "Initialise `torch.distributed` from torchrun's environment variables (no-op outside torchrun)."
     if 'WORLD_SIZE' not in os.environ or int(os.environ['WORLD_SIZE']) < 2: return 0, 1
     if not dist.is_initialized():
         backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
-        if backend == 'nccl': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
+        if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))  # one GPU per process, whichever the backend
         dist.init_process_group(backend)
     return dist.get_rank(), dist.get_world_size()
 
@@ -61,7 +61,9 @@ def distributed_fit(
         if any(getattr(m, 'sparse', False) for m in learn.model.modules()):
             raise ValueError("NCCL cannot all-reduce sparse gradients (pytorch/pytorch#22400): train with sparse=False on GPUs, "
                              "or initialise torch.distributed with the gloo backend (`setup_distributed('gloo')`)")
-        import fastai.distributed  # adds `Learner.distrib_ctx`; needs the `accelerate` package
+        if importlib.util.find_spec('accelerate') is None:  # fastai's `distrib_ctx` is built on it
+            raise ImportError("training on several GPUs uses fastai's `distrib_ctx`, which needs the accelerate package: pip install accelerate")
+        import fastai.distributed  # adds `Learner.distrib_ctx`
         with learn.distrib_ctx(): return learn.fit_one_cycle(epochs, lr, wd=wd)
     if dist.get_rank(): learn.remove_cb(ProgressCallback)
     cb = DistributedCPU(seed)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_plots.ipynb #57089ca7
 from __future__ import annotations
-import os
+import os, re
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
@@ -13,8 +13,8 @@ from .data import RatingsDataset
 from .dataloaders import rating_codes
 
 # %% auto #0
-__all__ = ['finish_figure', 'plot_rating_distribution', 'plot_loss', 'item_counts', 'factor_pca', 'plot_factor_pca',
-           'item_biases', 'plot_item_biases']
+__all__ = ['finish_figure', 'plot_rating_distribution', 'plot_loss', 'item_counts', 'factor_pca', 'short_title',
+           'plot_factor_pca', 'item_biases', 'plot_item_biases']
 
 # %% ../nbs/08_plots.ipynb #f12ce303
 def _figure(figsize) -> Figure:
@@ -122,6 +122,18 @@ def factor_pca(
     return pd.DataFrame({'item':items, 'title':_labels(items, titles), 'count':counts[top],
                          'pc1':pcs[:,0], 'pc2':pcs[:,1], 'pc3':pcs[:,2]})
 
+# %% ../nbs/08_plots.ipynb #6aec5b90
+def short_title(
+    title:str, # An item's title, e.g. 'Willy Wonka and the Chocolate Factory (1971)'
+    width:int=32, # At most this many characters
+) -> str:
+    "`title` cut to `width` characters with an ellipsis, keeping a trailing year: a label for a crowded plot"
+    title = str(title)
+    if len(title) <= width: return title
+    m = re.search(r'\s*(\(\d{4}\))$', title)
+    tail = f"… {m.group(1)}" if m else '…'
+    return title[:len(title) - len(m.group(0)) if m else len(title)][:width - len(tail)].rstrip() + tail
+
 # %% ../nbs/08_plots.ipynb #8e503f09
 def plot_factor_pca(
     learn, # A trained learner with a `DotProductBias` model
@@ -137,9 +149,16 @@ def plot_factor_pca(
     ax.scatter(pca.pc1, pca.pc2, s=6, color='lightgray', label=f'{len(pca):,} most-rated items')
     lab = pca.head(n_labels)
     ax.scatter(lab.pc1, lab.pc2, s=14, color='tab:blue')
-    for _, row in lab.iterrows(): ax.text(row.pc1, row.pc2, row.title[:40], fontsize=9, color='tab:blue')
+    zoomed = len(lab) > 1
+    if zoomed:  # the labelled items fill the map, giving their labels room; the grey items around them show the rest
+        (x0, x1), (y0, y1) = (lab.pc1.min(), lab.pc1.max()), (lab.pc2.min(), lab.pc2.max())
+        ax.set_xlim(x0 - 0.25*(x1-x0), x1 + 0.25*(x1-x0)); ax.set_ylim(y0 - 0.12*(y1-y0), y1 + 0.12*(y1-y0))
+    texts = [ax.text(row.pc1, row.pc2, short_title(row.title), fontsize=8.5, color='tab:blue') for _, row in lab.iterrows()]
+    from adjustText import adjust_text  # moves labels apart, off the points and inside the axes; a line joins a moved label to its point
+    adjust_text(texts, x=lab.pc1.to_numpy(), y=lab.pc2.to_numpy(), ax=ax, arrowprops=dict(arrowstyle='-', color='tab:blue', lw=0.5, alpha=0.6),
+                force_text=(0.8, 1.2), force_static=(0.3, 0.5), expand=(1.15, 1.5), force_explode=(0.3, 1.0))
     ax.set(xlabel='first principal component of item factors', ylabel='second principal component',
-           title=f'Item factors of the {len(pca):,} most-rated items (the {len(lab)} most rated labelled)')
+           title=f'Item factors of the {len(pca):,} most-rated items (the {len(lab)} most rated labelled' + (', map zoomed on them)' if zoomed else ')'))
     ax.legend(loc='lower right')
     return finish_figure(fig, fname)
 

@@ -1,7 +1,8 @@
-"""The package as a user gets it: a wheel builds, installs into a fresh virtualenv with its declared
-requirements (whatever fastai/fastcore versions pip picks today), imports without nbdev, and its
-`collab-recs` command trains and fails cleanly."""
-import subprocess, sys, venv
+"""The package as a user gets it, by each of the README's install lines: `pip install .` from a clone into a fresh
+virtualenv with its declared requirements (whatever fastai/fastcore versions pip picks today), then the wheel of
+`make dist` and the repository URL over it. It imports without nbdev, and its `collab-recs` command trains and
+fails cleanly."""
+import glob, re, shutil, subprocess, sys, venv
 from pathlib import Path
 import pandas as pd
 import pytest
@@ -15,18 +16,28 @@ def run(*cmd, **kw):
 @pytest.fixture(scope='module')
 def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('pkg')
-    res = run(sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-q', '-w', tmp/'dist', ROOT)
-    assert res.returncode == 0, res.stderr
-    wheels = list((tmp/'dist').glob('collab_recs-*.whl'))
-    assert len(wheels) == 1, wheels
     env = tmp/'venv'
     venv.EnvBuilder(with_pip=True).create(env)
     py = env/'bin'/'python'
-    # torch from the pinned CPU build (a plain `torch` requirement would pull a multi-GB CUDA build here);
-    # everything else as the wheel's requirements resolve it.
-    res = run(py, '-m', 'pip', 'install', '-q', 'torch==2.13.0', wheels[0])
+    # torch from the pinned CPU build first, as the README advises for machines without a GPU (a plain `torch`
+    # requirement would pull a multi-GB CUDA build here); everything else as the package's requirements resolve it.
+    res = run(py, '-m', 'pip', 'install', '-q', 'torch==2.13.0')
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = run(py, '-m', 'pip', 'install', '-q', '.', cwd=clone(tmp))  # the README's `pip install .`, in a clone
     assert res.returncode == 0, res.stderr[-3000:]
     return env
+
+def clone(tmp:Path) -> Path:
+    "A copy of the working tree as a clone has it (no virtualenvs, outputs or build leftovers)"
+    dest = tmp/'clone'
+    if not dest.exists():
+        shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns('.venv*', 'out', '_docs', '_proc', 'build', 'dist', '*.egg-info', '__pycache__', '.git'))
+    return dest
+
+def readme_line(start:str) -> str:
+    "The README's install line starting with `start`, its comment dropped"
+    line = next(l for l in (ROOT/'README.md').read_text().splitlines() if l.startswith(start))
+    return line.split('  #')[0].strip()
 
 def test_wheel_installs_without_nbdev(installed):
     py = installed/'bin'/'python'
@@ -52,3 +63,30 @@ def test_console_script_trains_and_reports_errors(installed, tmp_path):
     assert res.returncode == 2
     assert res.stderr.strip() == ("collab-recs: error: missing column(s) ['rating']; the data has columns ['user', 'item']. "
                                   "Name the user, item and rating columns explicitly if they are called something else.")
+
+def installed_version(py) -> str:
+    res = run(py, '-c', 'import collab_recs, importlib.metadata as m; print(collab_recs.__version__, m.version("collab_recs"))')
+    assert res.returncode == 0, res.stderr
+    return res.stdout.split()
+
+def test_make_dist_wheel_installs(installed, tmp_path):
+    "`make dist && pip install dist/collab_recs-*.whl`, as the README shows it, with the fresh virtualenv's pip"
+    line = readme_line('make dist')
+    assert line == 'make dist && pip install dist/collab_recs-*.whl', line
+    src = clone(tmp_path)
+    res = run('make', '-s', 'dist', cwd=src)
+    assert res.returncode == 0, res.stderr[-3000:]
+    wheels = glob.glob(str(src/'dist'/'collab_recs-*.whl'))
+    assert len(wheels) == 1, wheels
+    res = run(installed/'bin'/'python', '-m', 'pip', 'install', '-q', '--force-reinstall', '--no-deps', wheels[0])
+    assert res.returncode == 0, res.stderr[-3000:]
+    version = re.search(r'collab_recs-([^-]+)-', Path(wheels[0]).name).group(1)
+    assert installed_version(installed/'bin'/'python') == [version, version]
+
+def test_repository_url_installs(installed, tmp_path):
+    "`pip install git+URL`: the README's line names the project's repository; here the same install from this clone's git history"
+    assert readme_line('pip install "git+https://github.com/') == 'pip install "git+https://github.com/collab-recs/collab_recs"'
+    if not (ROOT/'.git').exists(): pytest.skip("not a git checkout")
+    res = run(installed/'bin'/'python', '-m', 'pip', 'install', '-q', '--force-reinstall', '--no-deps', f'git+file://{ROOT}')
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert installed_version(installed/'bin'/'python')[0] == installed_version(sys.executable)[0]
