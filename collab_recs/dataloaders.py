@@ -6,6 +6,8 @@
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd, torch
+from .data import RatingsDataset, RatingsError, validate_ratings
+from .splits import SPLITS
 from fastai.collab import CollabDataLoaders, TabularCollab
 from fastai.tabular.core import Categorify, TabDataLoader
 from fastai.data.block import TransformBlock
@@ -14,8 +16,6 @@ from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
 from fastai.torch_core import display_df
 from fastcore.basics import patch
-from .data import RatingsDataset, RatingsError, validate_ratings
-from .splits import SPLITS
 
 # %% auto #0
 __all__ = ['checked_split', 'collab_dataloaders', 'epoch_rows', 'rating_codes', 'vocab_o2i', 'vocab_codes', 'vocab_ids',
@@ -27,7 +27,7 @@ def checked_split(
     user:str='user', # Column holding user ids
     item:str='item', # Column holding item ids
     rating:str='rating', # Column holding ratings
-    valid_pct:float=0.2, # Fraction held out for validation
+    valid_pct:float=0.2, # Fraction held out for validation; 0 trains on every rating (no validation set)
     split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or explicit (train, valid) positions
     seed:int=42, # Seed of the split
     bs:int=64, # Batch size (only checked here)
@@ -42,8 +42,13 @@ def checked_split(
     df = validate_ratings(data, user, item, rating, rating_range=rating_range, duplicates=duplicates)
     if isinstance(split, str):
         if split not in SPLITS: raise ValueError(f"split must be one of {list(SPLITS)} or (train, valid) positions, not {split!r}")
-        splits = SPLITS[split](df, valid_pct) if 'time' in split else SPLITS[split](df, valid_pct, seed)
+        if valid_pct == 0: splits = (np.arange(len(df)), np.arange(0))  # train on everything, on purpose
+        else:
+            splits = SPLITS[split](df, valid_pct) if 'time' in split else SPLITS[split](df, valid_pct, seed)
+            if len(splits[1]) == 0: raise RatingsError(f"the validation split is empty: valid_pct={valid_pct:g} of {len(df):,} rating(s) holds out none. "
+                                                       "Hold out more, or pass valid_pct=0 to train on every rating on purpose (CLI: --valid-pct 0)")
     else: splits = split
+    if len(splits[0]) == 0: raise RatingsError(f"the training split is empty: nothing is left to train on ({len(df):,} rating(s), valid_pct={valid_pct:g})")
     if rating_range is None: rating_range = (float(df[rating].min()), float(df[rating].max()))
     return df, tuple(splits), tuple(rating_range)
 
@@ -213,6 +218,7 @@ def create_batches(self:TensorCollabDL, samps):
 def rating_codes(self:TensorCollabDL) -> tuple:
     "(user indices, item indices, ratings) of all the ratings `self` holds, as numpy arrays (see `collab_recs.dataloaders.rating_codes`)"
     ds = self.dataset
+    if hasattr(ds, 'rating_codes'): return ds.rating_codes()  # datasets of other shapes (e.g. whole users, for ranking) say themselves
     return ds.users.cpu().numpy(), ds.items.cpu().numpy(), ds.ratings.cpu().numpy()
 
 @patch

@@ -6,10 +6,10 @@
 from __future__ import annotations
 import os, torch, torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from .dataloaders import TensorCollabDL
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
-from .dataloaders import TensorCollabDL
 
 # %% auto #0
 __all__ = ['DistributedCPU', 'setup_distributed', 'distributed_fit', 'is_main_process']

@@ -6,12 +6,12 @@
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd, torch
-from fastai.learner import Learner
-from fastcore.basics import ifnone
 from .dataloaders import rating_codes
 from .model import DotProductBias
 from .recommend import RatedPairs, top_n
 from .baselines import bias_only_rmse, bias_scores, popularity_scores, item_knn_scores, ease_scores, CatalogueTooLargeError
+from fastai.learner import Learner
+from fastcore.basics import ifnone
 
 # %% auto #0
 __all__ = ['BASELINES', 'predict_ratings', 'evaluate', 'global_mean_rmse', 'user_ranking_metrics', 'ranking_metrics',
@@ -171,13 +171,16 @@ def evaluation_report(
     scorers = {'bias only': lambda: bias_scores(dls), 'most popular': lambda: popularity_scores(dls),
                'ItemKNN': lambda: item_knn_scores(dls, knn_k), 'EASE': lambda: ease_scores(dls, ease_lam, ease_max_gb)}
     rows, notes = {}, {}
+    ratings = np.ptp(rating_codes(dls.train)[2]) > 0  # interactions (all of weight 1) have no rating baselines
     for b in baselines:
+        if b in ('global mean', 'bias only') and not ratings: continue
         try: rows[b] = {'rmse': global_mean_rmse(dls)} if b == 'global mean' else rank(scorers[b]())
         except CatalogueTooLargeError as e:
             notes[b] = f"{b} left out: {e}"
             warnings.warn(notes[b])
         if b == 'bias only': rows[b]['rmse'] = bias_only_rmse(dls)
-    rows[name] = {'rmse': model_rmse(model, dls) if getattr(model, 'objective', 'rating') == 'rating' else np.nan, **rank(None)}
+    rating_model = getattr(model, 'objective', 'rating') == 'rating'  # a ranking model's scores are not ratings
+    rows[name] = {'rmse': model_rmse(model, dls) if rating_model and ratings else np.nan, **rank(None)}
     for n, fn in (extra or {}).items(): rows[n] = rank(fn)
     df = pd.DataFrame.from_dict(rows, orient='index')
     df.index.name = 'model'

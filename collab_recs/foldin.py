@@ -7,15 +7,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 import numpy as np, pandas as pd
-from fastai.torch_core import to_np
 from .data import RatingsError
 from .model import DotProductBias, UnknownIdError
 from .dataloaders import vocab_codes
+from fastai.torch_core import to_np
 
 # %% auto #0
 __all__ = ['DEFAULT_NOISE', 'model_rating_range', 'rating_logits', 'embeddings', 'Gaussian', 'population_prior', 'fold_in_noise',
-           'checked_ratings', 'FoldedIn', 'posterior', 'resolve_noise', 'fold_in_user', 'fold_in_item', 'score_folded',
-           'recommend_folded']
+           'checked_ratings', 'FoldedIn', 'posterior', 'resolve_noise', 'fold_in_user', 'fold_in_item',
+           'softmax_posterior', 'score_folded', 'recommend_folded']
 
 # %% ../nbs/14_foldin.ipynb #6ef516b4
 def model_rating_range(
@@ -176,13 +176,30 @@ def resolve_noise(
 
 def fold_in_user(
     model:DotProductBias, # A trained model; its item factors stay frozen
-    ratings, # The new user's ratings: {item: rating}, [(item, rating), ...] or a DataFrame with `item` and `rating`
+    ratings, # The new user's ratings: {item: rating}, [(item, rating), ...] or a DataFrame with `item` and `rating`; for a ranking model also a list of the items they have
     prior:Gaussian=None, # Belief before the ratings (e.g. from `MetadataModel.prior`); defaults to `population_prior`
     noise:float=None, # Noise variance on the logit scale (see `fold_in_noise`); defaults to `DEFAULT_NOISE`
     rating_range:tuple=None, # Allowed (min, max) rating; defaults to `model_rating_range(model)`
 ) -> FoldedIn:
-    "Factors and bias of a user the model has never seen, from a few of their ratings, without retraining."
+    "Factors and bias of a user the model has never seen, from a few of their ratings (or, for a ranking model, the items they have), without retraining."
+    if getattr(model, 'objective', 'rating') == 'ranking': return _fold_in_ranking(model, ratings, prior)
     return _fold_in(model, ratings, 'user', prior, resolve_noise(model, noise), rating_range)
+
+def _fold_in_ranking(model, items, prior) -> FoldedIn:
+    "A new user of a ranking model, from the items they have (`softmax_posterior`)"
+    if isinstance(items, (list, tuple, np.ndarray, pd.Index)) and not any(isinstance(o, (tuple, list)) for o in items): ids = list(items)
+    else: ids = _as_pairs(items, 'item')[0]  # ratings given: only *that* the user has the items counts
+    if pd.Series(ids, dtype=object).duplicated().any(): raise RatingsError(f"items given more than once: {pd.Series(ids, dtype=object)[pd.Series(ids, dtype=object).duplicated()].tolist()[:5]}")
+    prior = prior if prior is not None else population_prior(model, 'user')
+    if not ids:
+        warnings.warn(f"no items given for the new user: using the {prior.source} prior alone (popularity-like recommendations)")
+        return FoldedIn('user', prior.mean[:-1].copy(), 0., prior.cov, [], f'{prior.source} prior only (no items)')
+    idx = vocab_codes(model.item_vocab, ids)
+    if (idx == 0).any():
+        raise UnknownIdError(f"unknown item(s) {[o for o, i in zip(ids, idx) if i == 0][:5]}: the model has no item with these ids")
+    E = embeddings(model, 'item')
+    post = softmax_posterior(E[:, :-1], E[:, -1], idx, prior)
+    return FoldedIn('user', post.mean[:-1], 0., post.cov, ids, f'fold-in of {len(ids)} item(s) on a {prior.source} prior (ranking)')
 
 def fold_in_item(
     model:DotProductBias, # A trained model; its user factors stay frozen
@@ -192,7 +209,38 @@ def fold_in_item(
     rating_range:tuple=None, # Allowed (min, max) rating; defaults to `model_rating_range(model)`
 ) -> FoldedIn:
     "Factors and bias of an item the model has never seen, from a few ratings by known users, without retraining."
+    if getattr(model, 'objective', 'rating') == 'ranking':
+        raise ValueError("fold_in_item folds new items into rating models; a ranking model learns a new item's place in every user's softmax by retraining")
     return _fold_in(model, ratings, 'item', prior, resolve_noise(model, noise), rating_range)
+
+# %% ../nbs/14_foldin.ipynb #8a0f5172
+def softmax_posterior(
+    Q:np.ndarray, # (n_items, k) item factors; row 0 (fastai's '#na#') is left out of the softmax
+    b:np.ndarray, # (n_items,) item biases
+    items:np.ndarray, # Item rows the user has
+    prior:Gaussian, # Belief about the user's `[factors, bias]` before the items (the bias is not used: a ranking ignores it)
+    n_iter:int=25, # Newton steps at most
+) -> Gaussian: # Laplace's approximation of the posterior of the factors, as `[factors, 0 bias]`
+    "The user factors that best explain picking `items` under the catalogue softmax, with a Gaussian prior: Newton's method, then Laplace."
+    Qk, bk, idx = Q[1:], b[1:], np.asarray(items, np.int64) - 1
+    k, m = Q.shape[1], len(idx)
+    mu, P0 = prior.mean[:k], np.linalg.inv(prior.cov[:k, :k])
+    def objective(p):
+        s = Qk @ p + bk
+        return s[idx].sum() - m*(s.max() + np.log(np.exp(s - s.max()).sum())) - 0.5*(p - mu) @ P0 @ (p - mu)
+    p, f = mu.copy(), objective(mu)
+    for _ in range(n_iter):
+        s = Qk @ p + bk
+        pi = np.exp(s - s.max()); pi /= pi.sum()
+        qbar = pi @ Qk
+        g = Qk[idx].sum(0) - m*qbar - P0 @ (p - mu)
+        H = -m*((Qk*pi[:, None]).T @ Qk - np.outer(qbar, qbar)) - P0
+        step, t = np.linalg.solve(H, g), 1.
+        while t > 1e-6 and (fn := objective(p - t*step)) < f: t /= 2  # a damped Newton step never goes downhill
+        p, f = p - t*step, fn
+        if np.abs(t*step).max() < 1e-9: break
+    cov = np.zeros((k + 1, k + 1)); cov[:k, :k] = np.linalg.inv(-H); cov[k, k] = 1e-9
+    return Gaussian(np.append(p, 0.), (cov + cov.T)/2, prior.source)
 
 # %% ../nbs/14_foldin.ipynb #bc6c6ac8
 def score_folded(

@@ -6,9 +6,9 @@
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
-from fastai.learner import Learner
 from .model import DotProductBias, UnknownIdError
 from .dataloaders import rating_codes, vocab_ids, vocab_o2i
+from fastai.learner import Learner
 
 # %% auto #0
 __all__ = ['item_id', 'similar_items', 'similar_users', 'user_biases', 'explain_recommendation']

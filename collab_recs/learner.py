@@ -4,18 +4,57 @@
 
 # %% ../nbs/05_learner.ipynb #2f0f0491
 from __future__ import annotations
+from .model import DotProductBias
+from .optimisers import RowWiseAdagrad, TrimMemoryCallback
 from fastai.learner import Learner
+from fastai.callback.core import Callback, CancelValidException
+import torch
 from fastai.losses import MSELossFlat
 from fastai.metrics import AccumMetric, rmse, mae
 from fastcore.basics import ifnone
 from fastcore.foundation import L
-from .model import DotProductBias
-from .optimisers import RowWiseAdagrad, TrimMemoryCallback
 
 # %% auto #0
-__all__ = ['dot_product_learner']
+__all__ = ['SkipValidation', 'TrainingDivergedError', 'StopOnNonFinite', 'learner_callbacks', 'dot_product_learner']
 
 # %% ../nbs/05_learner.ipynb #aff29f3b
+class SkipValidation(Callback):
+    "No validation after each epoch: the learner's data has no validation set (everything was used for training, on purpose)"
+    def before_fit(self): self.learn.recorder.valid_metrics = False
+    def before_validate(self): raise CancelValidException()
+
+class TrainingDivergedError(FloatingPointError):
+    "Training stopped because the loss became NaN or infinite: the model is broken and must not be used or saved"
+
+class StopOnNonFinite(Callback):
+    "Raise `TrainingDivergedError` when a batch's loss is NaN or infinite, checked every `every` batches and at the end of each phase (each check waits for the device)"
+    order = -9  # as fastai's `TerminateOnNaNCallback`, which only cancels the fit: here the error reaches the caller
+    def __init__(self, every:int=32): self.every = every
+    def before_epoch(self): self.bad = None
+    def after_batch(self):
+        bad = ~torch.isfinite(self.loss.detach()).all()  # on the loss's device: no wait here
+        self.bad = bad if self.bad is None else self.bad | bad
+        if (self.iter + 1) % self.every == 0: self._check()
+    def after_train(self): self._check()
+    def after_validate(self): self._check('validation')
+    def _check(self, phase:str='training'):
+        if self.bad is not None and bool(self.bad):
+            lrs = sorted({float(h['lr']) for h in self.opt.hypers}) if self.opt is not None else []
+            raise TrainingDivergedError(f"training diverged: the {phase} loss became NaN or infinite in epoch {self.epoch + 1}"
+                                        + (f" (learning rate {lrs[-1]:.3g})" if lrs else '') + "; lower the learning rate")
+
+def learner_callbacks(
+    cbs, # The callbacks asked for (a list, one callback, or `None`)
+    dls, # The learner's `DataLoaders`
+) -> list:
+    "`cbs`, plus `TrimMemoryCallback` and `StopOnNonFinite` unless there are ones, and `SkipValidation` when `dls` has no validation set: what every learner of the package gets"
+    cbs = L(cbs)
+    if not any(isinstance(o, StopOnNonFinite) or o is StopOnNonFinite for o in cbs): cbs.append(StopOnNonFinite())
+    if not any(isinstance(o, TrimMemoryCallback) or (isinstance(o, type) and issubclass(o, TrimMemoryCallback)) for o in cbs):
+        cbs.append(TrimMemoryCallback())  # memory stays flat over long runs (see `TrimMemoryCallback`)
+    if len(dls.valid.dataset) == 0 and not any(isinstance(o, SkipValidation) for o in cbs): cbs.append(SkipValidation())
+    return list(cbs)
+
 def dot_product_learner(
     dls, # `DataLoaders` from `collab_dataloaders` or `tensor_dataloaders`
     n_factors:int=50, # Latent factors per user and item
@@ -30,8 +69,6 @@ def dot_product_learner(
     if n_factors < 1: raise ValueError(f"n_factors must be a positive integer, not {n_factors}")
     model = DotProductBias.from_dls(dls, n_factors=n_factors, y_range=y_range, centre=centre, sparse=sparse)
     if sparse: kwargs.setdefault('opt_func', RowWiseAdagrad)
-    cbs = L(kwargs.get('cbs'))
-    if not any(isinstance(o, TrimMemoryCallback) or (isinstance(o, type) and issubclass(o, TrimMemoryCallback)) for o in cbs):
-        kwargs['cbs'] = [*cbs, TrimMemoryCallback()]  # memory stays flat over long runs (see `TrimMemoryCallback`)
+    kwargs['cbs'] = learner_callbacks(kwargs.get('cbs'), dls)
     metrics = ifnone(metrics, [AccumMetric(rmse.func, name='rmse'), mae])  # fastai's rmse, shown as 'rmse' not '_rmse'
     return Learner(dls, model, loss_func=ifnone(loss_func, MSELossFlat()), metrics=metrics, **kwargs)

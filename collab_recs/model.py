@@ -4,14 +4,15 @@
 
 # %% ../nbs/03_model.ipynb #026b68c1
 from __future__ import annotations
-import numpy as np, torch
+import os, numpy as np, torch
+from .dataloaders import rating_codes, vocab_o2i
 from fastai.torch_core import Module
 from fastai.layers import Embedding, sigmoid_range
 from fastcore.basics import patch
-from .dataloaders import rating_codes, vocab_o2i
 
 # %% auto #0
-__all__ = ['DotProductBias', 'default_y_range', 'UnknownIdError', 'merge_models', 'rated_matrix', 'SVDppBias']
+__all__ = ['ModelTooLargeError', 'memory_bytes', 'check_model_size', 'DotProductBias', 'default_y_range', 'UnknownIdError',
+           'merge_models', 'rated_matrix', 'SVDppBias']
 
 # %% ../nbs/03_model.ipynb #3d242880
 def _logit(p:float) -> float:
@@ -19,8 +20,32 @@ def _logit(p:float) -> float:
     if not 0 < p < 1: raise ValueError("centre must lie strictly inside y_range")
     return float(np.log(p/(1-p)))
 
+class ModelTooLargeError(ValueError):
+    "A model too large for this machine's (or GPU's) memory, refused before anything is allocated"
+
+def memory_bytes(device=None) -> int|None:
+    "Total memory of `device` in bytes: a CUDA GPU's, else this machine's RAM; `None` where it cannot be told"
+    if device is not None and torch.device(device).type == 'cuda': return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (ValueError, OSError, AttributeError): return None  # e.g. Windows
+
+def check_model_size(
+    n_users:int, # Rows of the user tables
+    n_items:int, # Rows of the item tables
+    n_factors:int, # Latent factors per row
+    copies:int=1, # How many float32 copies of the parameters are needed: 1 to hold the model, 4 to train it with Adam (gradients and two moments)
+    device=None, # Where they will live (`None`: this machine's RAM)
+):
+    "Raise `ModelTooLargeError` if `copies` of a `DotProductBias` of this size cannot fit in `device`'s memory"
+    need, have = (n_users + n_items) * (n_factors + 1) * 4 * copies, memory_bytes(device)
+    if have is not None and need > have:
+        what = 'to train (parameters, gradients and optimiser state)' if copies > 1 else 'to hold'
+        raise ModelTooLargeError(f"a model of {n_factors:,} factors for {n_users:,} users and {n_items:,} items needs about {need/2**30:,.1f} GiB {what}, "
+                                 f"more than the {have/2**30:,.1f} GiB {'this GPU' if torch.device(device or 'cpu').type == 'cuda' else 'this machine'} has: use fewer factors")
+
 class DotProductBias(Module):
     "Dot product of user and item factors plus user and item biases, squashed into `y_range` by `sigmoid_range`."
+    objective = 'rating'  # what it was trained for: 'rating' (predicted ratings) or 'ranking' (scores ranking the catalogue)
     def __init__(self,
         n_users:int, # Number of users (rows of the user embedding, including fastai's '#na#')
         n_items:int, # Number of items
@@ -29,6 +54,9 @@ class DotProductBias(Module):
         centre:float=None, # If given, zero factors and biases predict this rating instead of the middle of `y_range`
         sparse:bool=False, # Sparse embedding gradients (only the rows a batch touches), for optimisers like `SparseAdam`
     ):
+        lo, hi = (float(o) for o in y_range)
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi): raise ValueError(f"y_range must be two finite numbers, low then high; got {tuple(y_range)}")
+        check_model_size(n_users, n_items, n_factors)  # before the allocator is asked for more than there is
         self.user_factors, self.user_bias = Embedding(n_users, n_factors), Embedding(n_users, 1)
         self.item_factors, self.item_bias = Embedding(n_items, n_factors), Embedding(n_items, 1)
         for e in (self.user_factors, self.user_bias, self.item_factors, self.item_bias): e.sparse = sparse
@@ -93,6 +121,7 @@ def from_dls(cls:DotProductBias,
         if rr is None: ys = rating_codes(dls.train)[2]; rr = (float(ys.min()), float(ys.max()))
         y_range = default_y_range(*rr)
     mean = float(rating_codes(dls.train)[2].mean()) if centre else None
+    check_model_size(len(dls.classes[user]), len(dls.classes[item]), n_factors, copies=4, device=getattr(dls, 'device', None))  # it is going to be trained
     m = cls(len(dls.classes[user]), len(dls.classes[item]), n_factors, y_range, centre=mean, sparse=sparse)
     m.user_vocab, m.item_vocab = dls.classes[user], dls.classes[item]
     return m
@@ -140,7 +169,7 @@ def merge_models(
             getattr(out, n).weight.copy_(torch.cat([getattr(m, n).weight for m in models], 1) / k**0.5)
         for n in ('user_bias', 'item_bias'):
             getattr(out, n).weight.copy_(torch.stack([getattr(m, n).weight for m in models]).mean(0))
-    out.user_vocab, out.item_vocab = m0.user_vocab, m0.item_vocab
+    out.user_vocab, out.item_vocab, out.objective = m0.user_vocab, m0.item_vocab, m0.objective
     return out.to(m0.user_factors.weight.device)
 
 # %% ../nbs/03_model.ipynb #cf2a858f

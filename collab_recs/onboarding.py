@@ -45,8 +45,9 @@ class Onboarding:
         self.titles = dict(titles) if titles is not None else {}
         self.model, self.strategy, self.rating_range = model, strategy, model_rating_range(model, rating_range)
         self.prior = prior if prior is not None else population_prior(model, 'user')
-        if noise is None and ratings['rating'].notna().any(): noise = fold_in_noise(model, ratings.assign(item=ratings[key]))
-        self.noise = resolve_noise(model, noise)
+        self.ranking = getattr(model, 'objective', 'rating') == 'ranking'  # answers are then the items the user has, not ratings
+        if noise is None and not self.ranking and ratings['rating'].notna().any(): noise = fold_in_noise(model, ratings.assign(item=ratings[key]))
+        self.noise = 1. if self.ranking else resolve_noise(model, noise)
         i = vocab_codes(model.item_vocab, ratings[key])
         u = pd.factorize(ratings['user'])[0]
         ok = i > 0
@@ -63,12 +64,12 @@ class Onboarding:
         self.candidates = top[self.counts[top] > 0]
         r = ratings['rating'].to_numpy(dtype=np.float64, na_value=np.nan)
         ok &= ~np.isnan(r)
-        if ok.any():  # the items' damped means (`damped_item_means`), in vocabulary order; unrated items get the global mean
+        if ok.any() and not self.ranking:  # the items' damped means (`damped_item_means`), in vocabulary order; unrated items get the global mean
             mu = float(r[ok].mean())
             dm = damped_item_means(ratings[ok], key, mu=mu)
             self.item_mean = np.full(n_items, mu)
             self.item_mean[vocab_codes(model.item_vocab, dm.index)] = dm.to_numpy()
-        else: self.item_mean, lean = None, 0.  # only the pairs were saved: nothing to lean towards
+        else: self.item_mean, lean = None, 0.  # only the pairs were saved, or no ratings to predict: nothing to lean towards
         self.lean, self.lean_ratings = lean, lean_ratings
         self.rng = np.random.default_rng(seed)
         self.answers, self.asked = {}, []
@@ -111,19 +112,21 @@ def next_questions(self:Onboarding,
 @patch
 def answer(self:Onboarding,
     item, # An item id the model knows
-    rating=None, # The user's rating, or `None` for "haven't seen it"
+    rating=None, # The user's rating, `True` for "seen it" without a rating, or `None` for "haven't seen it"
 ):
-    "Record the answer about `item` (`None` = haven't seen it); answering again replaces the earlier answer."
-    if rating is None: i = int(checked_ratings(self.model, [item], [self.rating_range[0]], 'item', self.rating_range)[0][0])
+    "Record the answer about `item`; answering again replaces the earlier answer."
+    if rating is None or rating is True or self.ranking:  # a ranking model only needs to know the user has the item
+        i = int(checked_ratings(self.model, [item], [0.], 'item', (-np.inf, np.inf))[0][0])
     else: i = int(checked_ratings(self.model, [item], [rating], 'item', self.rating_range)[0][0])
-    self.answers[i] = None if rating is None else float(rating)
+    self.answers[i] = None if rating is None else True if rating is True else float(rating)
     self._user = None
     return self
 
 @patch(as_prop=True)
 def rated(self:Onboarding) -> dict:
-    "The answers that are ratings, as {item id: rating}"
-    return {self.model.item_vocab[i]: r for i,r in self.answers.items() if r is not None}
+    "The answers the fold-in uses, as {item id: answer}: the ratings (for a ranking model, every item the user has seen)"
+    keep = (lambda r: r is not None) if self.ranking else (lambda r: r is not None and r is not True)
+    return {self.model.item_vocab[i]: r for i,r in self.answers.items() if keep(r)}
 
 @patch(as_prop=True)
 def user(self:Onboarding) -> FoldedIn:
@@ -131,7 +134,7 @@ def user(self:Onboarding) -> FoldedIn:
     if getattr(self, '_user', None) is None:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            self._user = fold_in_user(self.model, self.rated, self.prior, self.noise, self.rating_range)
+            self._user = fold_in_user(self.model, list(self.rated) if self.ranking else self.rated, self.prior, self.noise, self.rating_range)
     return self._user
 
 @patch
@@ -157,9 +160,10 @@ def predict(self:Onboarding,
 def recommend(self:Onboarding,
     n:int=10, # How many items
     exclude=None, # Item ids to leave out; defaults to every item the user answered about with a rating
-    seen_weight:float=1., # Rank by predicted rating + `seen_weight` × log P(seen) (`p_seen`); 0 ranks by predicted rating alone
+    seen_weight:float=None, # Rank by predicted rating + `seen_weight` × log P(seen) (`p_seen`); 0 ranks by predicted rating alone. Default: 1, or 0 for a ranking model (its scores already say what users pick)
 ) -> pd.DataFrame: # `rank`, `item`, `title`, `score` (the predicted rating), like `recommend`, then `p_seen` (unless `seen_weight=0`)
     "Top `n` items for the new user: likely to be liked *and* likely to be known, from the answers so far (from the prior alone, with a warning, if there are no ratings yet)."
+    if seen_weight is None: seen_weight = 0. if self.ranking else 1.
     if not self.rated:
         warnings.warn(f"no ratings among the answers yet: recommending from the {self.prior.source} prior alone "
                       "(the items most users like)")
@@ -194,10 +198,11 @@ def restart(self:Onboarding,
 
 # %% ../nbs/16_onboarding.ipynb #635747b8
 def _parse_answer(text:str, lo:float, hi:float):
-    "('rating', value), ('unseen', None), ('quit', None) or ('invalid', message) for one typed answer"
+    "('rating', value), ('seen', True), ('unseen', None), ('quit', None) or ('invalid', message) for one typed answer"
     t = text.strip().lower()
     if t in ('', 'n', 'no', '-', 's', 'skip', "haven't seen it"): return 'unseen', None
     if t in ('q', 'quit', 'done', 'exit'): return 'quit', None
+    if t in ('y', 'yes', 'seen', 'seen it'): return 'seen', True
     try: v = float(t)
     except ValueError: return 'invalid', f"{text.strip()!r} is not a rating: type a number from {lo:g} to {hi:g}, Enter if you haven't seen it, q to finish"
     if not (np.isfinite(v) and lo <= v <= hi): return 'invalid', f"{v:g} is out of range: ratings go from {lo:g} to {hi:g}"
@@ -215,8 +220,9 @@ def run_onboarding(
 ) -> pd.DataFrame: # The recommendations shown at the end
     "Onboard a new user at the terminal: ask about items round by round, then print recommendations."
     ob = Onboarding(model, data, **kwargs)
-    lo, hi = ob.rating_range
-    out(f"Rate items you have seen from {lo:g} to {hi:g}; press Enter if you haven't seen one, q to finish early.")
+    lo, hi = (-np.inf, np.inf) if ob.ranking else ob.rating_range  # a ranking model takes any rating as "seen it"
+    if ob.ranking: out("Type y for each item you have seen (or a rating, if you like); press Enter if you haven't seen it, q to finish early.")
+    else: out(f"Rate items you have seen from {lo:g} to {hi:g} (y if you have seen one but would rather not rate it); press Enter if you haven't seen it, q to finish early.")
     done = False
     for r in range(rounds):
         qs = ob.next_questions(per_round)
@@ -232,13 +238,17 @@ def run_onboarding(
             ob.answer(item, v)
         if done: break
     n_rated = len(ob.rated)
-    if n_rated: out(f"\nFrom your {n_rated} rating(s), we recommend:")
+    if n_rated: out(f"\nFrom the {n_rated} item(s) you have seen, we recommend:" if ob.ranking else f"\nFrom your {n_rated} rating(s), we recommend:")
     else: out(f"\nNo ratings given, so these are the items most people know and like (from the {ob.prior.source} prior, not from you):")
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         recs = ob.recommend(n)
-    show = recs.drop(columns=['item'] if (recs['item'].astype(str) == recs['title']).all() else []).rename(
-        columns={'score': 'predicted rating', 'p_seen': 'chance you know it'})
+    show = recs.drop(columns=['item'] if (recs['item'].astype(str) == recs['title']).all() else [])
+    if ob.ranking:
+        out(show.drop(columns=['score']).to_string(index=False))
+        out("(Ranked by how likely you are to pick each item, from the items you have seen.)")
+        return recs
+    show = show.rename(columns={'score': 'predicted rating', 'p_seen': 'chance you know it'})
     out(show.to_string(index=False, formatters={'predicted rating': '{:.2f}'.format, 'chance you know it': '{:.0%}'.format}))
     out("(Ranked by the rating you would probably give and by the chance that you know the item: the share of people "
         "who answered like you who rated it.)")

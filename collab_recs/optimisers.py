@@ -5,6 +5,7 @@
 # %% ../nbs/04_optimisers.ipynb #d72b1bb6
 from __future__ import annotations
 import ctypes, torch
+import collab_recs.data  # first: its warning filters quiet fastai's import (see `collab_recs.data`)
 from fastai.callback.core import Callback
 from fastai.optimizer import Optimizer
 

@@ -4,6 +4,7 @@
 
 # %% ../nbs/08_plots.ipynb #57089ca7
 from __future__ import annotations
+import os
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
@@ -28,9 +29,12 @@ def finish_figure(
 ) -> Figure:
     "Lay out `fig`, save it to `fname` as PNG if given, and return it: the last step of every plot in this package"
     fig.tight_layout()
-    if fname is not None:
-        Path(fname).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(fname, dpi=110)
+    if fname is not None:  # written beside, then renamed: an old picture is replaced only by a complete new one
+        fname = Path(fname)
+        fname.parent.mkdir(parents=True, exist_ok=True)
+        tmp = fname.with_name(f'.{fname.name}.tmp-{os.getpid()}')
+        try: fig.savefig(tmp, dpi=110, format=fname.suffix[1:] or 'png'); os.replace(tmp, fname)
+        finally: tmp.unlink(missing_ok=True)
     return fig
 
 # %% ../nbs/08_plots.ipynb #d5c3be09
@@ -79,7 +83,7 @@ def plot_loss(
     fig = _figure((7, 4))
     ax = fig.subplots()
     ax.plot(np.arange(len(rec.losses)), [float(l) for l in rec.losses], label='train (smoothed)')
-    if rec.values:
+    if rec.values and len(rec.values[0]) > 1:  # validated: training loss, then validation loss
         ends = np.cumsum(rec.iters_per_epoch if hasattr(rec, 'iters_per_epoch') else [len(rec.losses)//len(rec.values)]*len(rec.values))
         ax.plot(ends[:len(rec.values)]-1, [v[1] for v in rec.values], 'o-', label='valid')
     ax.set(xlabel='batches', ylabel='loss (MSE)', title='Training')

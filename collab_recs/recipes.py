@@ -37,11 +37,12 @@ RECIPES = _Recipes({
     'sparse': dict(loader='tensor', bs=8192, n_factors=50, epochs=10, lr=0.1, wd=0.1, sparse=True),
     'best': dict(loader='tensor', bs=256, n_factors=50, epochs=5, lr=5e-3, wd=0.05, members=10),
     'svdpp': dict(loader='tensor', bs=8192, n_factors=50, epochs=5, lr=0.1, wd=2.0, model='svdpp'),
+    'ranking': dict(objective='ranking', bs=64, n_factors=128, epochs=30, lr=0.05, wd=1.6),  # bs: users per batch
 })
 RECIPE_ALIASES = {'standard': 'fastbook'}  # other names the command line accepts
 DEFAULT_RECIPE = 'fastbook'
 MODELS = {'dot': 'DotProductBias', 'svdpp': 'SVDppBias'}  # classes of `collab_recs.model`
-_OPTIONS = {'loader', 'bs', 'n_factors', 'epochs', 'lr', 'wd', 'sparse', 'members', 'reg', 'model'}
+_OPTIONS = {'objective', 'loader', 'bs', 'n_factors', 'epochs', 'lr', 'wd', 'sparse', 'members', 'reg', 'model'}
 
 def recipe_options(
     recipe:str|dict=DEFAULT_RECIPE, # A name in `RECIPES` (or `RECIPE_ALIASES`), or a dict of options
@@ -53,11 +54,14 @@ def recipe_options(
         if name in _DEPRECATED: name = _deprecated_name(name)
         if name not in RECIPES: raise ValueError(f"unknown recipe {recipe!r}; known: {list(RECIPES)}")
         recipe = RECIPES[name]
-    opts = {**dict(loader='tensor', bs=8192, n_factors=50, epochs=5, lr=0.1, wd=2.0, sparse=False, members=1, reg=0., model='dot'),
+    opts = {**dict(objective='rating', loader='tensor', bs=8192, n_factors=50, epochs=5, lr=0.1, wd=2.0, sparse=False, members=1, reg=0., model='dot'),
             **recipe, **{k: v for k, v in overrides.items() if v is not None}}
     if set(opts) - _OPTIONS: raise ValueError(f"unknown recipe options {sorted(set(opts) - _OPTIONS)}; known: {sorted(_OPTIONS)}")
     if opts['loader'] not in ('collab', 'tensor'): raise ValueError(f"loader must be 'collab' or 'tensor', not {opts['loader']!r}")
     if opts['model'] not in MODELS: raise ValueError(f"unknown model {opts['model']!r}; known: {list(MODELS)}")
+    if opts['objective'] not in ('rating', 'ranking'): raise ValueError(f"objective must be 'rating' or 'ranking', not {opts['objective']!r}")
+    if opts['objective'] == 'ranking' and (opts['sparse'] or opts['reg'] or opts['model'] != 'dot'):
+        raise ValueError("a ranking recipe trains a plain DotProductBias with dense gradients: no sparse, reg or model options")
     for k in ('bs', 'n_factors', 'epochs', 'members'):
         if not (isinstance(opts[k], numbers.Integral) and opts[k] >= 1): raise ValueError(f"{k} must be a positive integer, not {opts[k]!r}")
     return opts
@@ -73,7 +77,8 @@ def recipe_dataloaders(
     from collab_recs.dataloaders import collab_dataloaders, tensor_dataloaders
     opts = recipe_options(recipe)
     make = collab_dataloaders if (loader or opts['loader']) == 'collab' else tensor_dataloaders
-    return make(data, **{'bs': opts['bs'], **kwargs})
+    bs = opts['bs'] if opts['objective'] == 'rating' else 8192  # a ranking recipe's bs counts users (see `ranking_learner`)
+    return make(data, **{'bs': bs, **kwargs})
 
 def fit_recipe(
     dls, # `DataLoaders`, e.g. from `recipe_dataloaders`
@@ -90,15 +95,21 @@ def fit_recipe(
     from collab_recs.model import merge_models
     from collab_recs.optimisers import RowL2Callback
     from collab_recs.learner import dot_product_learner
+    from collab_recs.ranking import ranking_learner, user_dataloaders
     opts = recipe_options(recipe)
     fit = fit or (lambda learn, epochs, lr, wd: learn.fit_one_cycle(epochs, lr, wd=wd))
-    kwargs = {'sparse': opts['sparse'], **kwargs}  # an explicit argument wins
+    ranking = opts['objective'] == 'ranking'
+    if ranking and (kwargs.pop('centre', False) or kwargs.pop('sparse', False)):
+        raise ValueError("centre and sparse apply to rating recipes, not to a ranking recipe")
+    if not ranking: kwargs = {'sparse': opts['sparse'], **kwargs}  # an explicit argument wins
+    if ranking: dls = user_dataloaders(dls, opts['bs'], device=getattr(dls, 'device', None))  # batches of whole users, built once for every member
     models = []
     for s in range(seed, seed + opts['members']):
         set_seed(s)
         if hasattr(dls.train, 'rng'): dls.train.rng = random.Random(s)  # fastai's loaders draw their shuffle order from it
         cb = [RowL2Callback(opts['reg'])] if opts['reg'] else []
-        learn = dot_product_learner(dls, n_factors=opts['n_factors'], cbs=cb + list(cbs or []), **kwargs)
+        if ranking: learn = ranking_learner(dls, n_factors=opts['n_factors'], bs=opts['bs'], cbs=list(cbs or []), **kwargs)
+        else: learn = dot_product_learner(dls, n_factors=opts['n_factors'], cbs=cb + list(cbs or []), **kwargs)
         if opts['model'] != 'dot':
             learn.model = getattr(collab_recs.model, MODELS[opts['model']]).from_dls(dls, n_factors=opts['n_factors'], **kwargs)
         if progress and opts['members'] == 1: fit(learn, opts['epochs'], opts['lr'], opts['wd'])

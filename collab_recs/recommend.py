@@ -6,9 +6,9 @@
 from __future__ import annotations
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
-from fastai.learner import Learner
 from .model import DotProductBias
 from .dataloaders import rating_codes, vocab_o2i, vocab_ids
+from fastai.learner import Learner
 
 # %% auto #0
 __all__ = ['score_items', 'score_block', 'RatedPairs', 'top_n', 'genre_items', 'recommend_all', 'recommend', 'rated_items']

@@ -213,6 +213,7 @@ def _check_config(cfg:dict, where) -> tuple:
     t = cfg.get('titles')
     need(t is None or (isinstance(t, list) and len(t) == cfg['n_items'] and all(o is None or isinstance(o, str) for o in t)),
          f"titles must be null or a list of n_items texts (or nulls), not {_short(t)}")
+    need(cfg.get('objective', 'rating') in ('rating', 'ranking'), f"objective must be 'rating' or 'ranking', not {_short(cfg.get('objective'))}")
     m = cfg.get('meta', {})
     need(isinstance(m, dict) and not _nested_deeper(m, 64), f"meta must be an object (a dict) nested at most 64 levels, not {_short(m)}")
     return cfg['n_users'], cfg['n_items'], cfg['n_factors']
@@ -260,7 +261,7 @@ def _model_config(model:DotProductBias, meta:dict, titles) -> dict:
     n_users, n_factors = model.user_factors.weight.shape
     return dict(format=MODEL_FORMAT, n_users=n_users, n_items=model.item_factors.weight.shape[0], n_factors=n_factors,
                 y_range=list(model.y_range), centre=model.centre, user_vocab=[_plain(o) for o in model.user_vocab], item_vocab=items,
-                titles=titles, meta=meta or {})
+                titles=titles, meta=meta or {}, objective=model.objective)
 
 # %% ../nbs/09_save.ipynb #227d1083
 def save_model(
@@ -363,7 +364,7 @@ def _load(path:Path, raw:bytes) -> tuple:
     m.rated, m.ratings = (None if rated is None else rated.long()), ratings
     t = cfg.get('titles')
     m.titles = None if t is None else {o: s for o, s in zip(cfg['item_vocab'][1:], t[1:]) if s is not None}
-    m.meta = cfg.get('meta', {})
+    m.meta, m.objective = cfg.get('meta', {}), cfg.get('objective', 'rating')  # files written before ranking models were rating models
     return m, cfg
 
 def _remove_leftovers(path:Path, cfg:dict):
