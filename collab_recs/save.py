@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_save.ipynb #9627eda6
 from __future__ import annotations
-import hashlib, io, json, math, os, re, reprlib, shutil, stat
+import hashlib, io, json, math, os, re, reprlib, shutil, stat, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.transforms import CategoryMap
@@ -331,7 +331,10 @@ def _read_tensors(path:Path, name:str, sha:str|None, size:int|None, limit:int) -
     data = _read_file(p, limit, size)
     if sha is not None and hashlib.sha256(data).hexdigest() != sha:
         raise ModelFileError(f"refused to load {p}: its SHA-256 does not match {CONFIG} (the file was truncated, replaced or modified after saving)")
-    try: sd = safetensors_load(data) if name.endswith('.safetensors') else torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='Detected pickle protocol')  # torch's remark on crafted files, refused anyway
+            sd = safetensors_load(data) if name.endswith('.safetensors') else torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     except Exception as e:
         raise ModelFileError(f"refused to load {p}: it is not a plain file of tensors (corrupt, truncated or tampered with): {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(sd, dict) or not all(isinstance(k, str) and type(v) in (torch.Tensor, torch.nn.Parameter) for k, v in sd.items()):
