@@ -372,8 +372,9 @@ def _load(path:Path, raw:bytes) -> tuple:
 
 def _remove_leftovers(path:Path, cfg:dict):
     "Delete what interrupted saves left in model folder `path` (described by `cfg`), if no save is running there and it is writable"
-    if not _sort_folder(path, cfg)[0]: return
-    fd = _lock(path, wait=False)
+    try: leftovers = _sort_folder(path, cfg)[0]
+    except OSError: return  # a folder whose files can be read but that cannot be listed
+    fd = _lock(path, wait=False) if leftovers else None
     if fd is None: return
     try:
         cfg = _config_of(path)  # read again under the lock: a save may have finished meanwhile
