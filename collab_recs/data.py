@@ -41,8 +41,11 @@ def _check_roles(df:pd.DataFrame, **roles):
         if c is None: continue
         if c in named: raise RatingsError(f"column {c!r} is named for two roles ({named[c]} and {role}): each of them needs its own column")
         named[c] = role
-    twice = [c for c in named if isinstance(df, pd.DataFrame) and (df.columns == c).sum() > 1]
-    if twice: raise RatingsError(f"the data has several columns named {twice[0]!r}: rename them so that each name is used once")
+    for c in (named if df is not None else ()): _check_once(df, c)
+
+def _check_once(df:pd.DataFrame, c):
+    "Refuse `df` if it has several columns named `c`"
+    if (df.columns == c).sum() > 1: raise RatingsError(f"the data has several columns named {c!r}: rename them so that each name is used once")
 
 def _check_ids(s:pd.Series, col:str, kind:str):
     "Refuse ids that cannot name a user or item: anything but text or integers, or a column mixing the two"
@@ -60,10 +63,8 @@ def _check_ids(s:pd.Series, col:str, kind:str):
 
 def _to_float(o) -> float:
     "`o` as a float; NaN for what is not a number, inf for integers too large"
-    if isinstance(o, (bool, np.bool_)) or not isinstance(o, (str, int, float, np.number)): return np.nan
-    try: return float(o)
-    except ValueError: return np.nan
-    except OverflowError: return np.inf
+    try: return np.nan if isinstance(o, (bool, np.bool_)) or not isinstance(o, (str, int, float, np.number)) else float(o)
+    except (ValueError, OverflowError) as e: return np.inf if isinstance(e, OverflowError) else np.nan
 
 def _as_numbers(r:pd.Series, rating:str, what:str) -> pd.Series:
     "Values `r` of column `rating` as numbers, refusing with one clear line what only looks like numbers (True/False, dates, durations)"
@@ -72,8 +73,7 @@ def _as_numbers(r:pd.Series, rating:str, what:str) -> pd.Series:
     if kind == 'boolean' or (r.dtype == object and r.map(lambda o: isinstance(o, (bool, np.bool_))).any()):
         raise RatingsError(f"column {rating!r} holds True/False values, not {what}s: convert it first (e.g. .astype(int)) if 1 and 0 are meant")
     if kind in ('datetime64', 'datetime', 'date', 'time', 'period'): raise RatingsError(f"column {rating!r} holds dates or times, not {what}s")
-    if kind in ('timedelta64', 'timedelta'):
-        raise RatingsError(f"column {rating!r} holds durations, not {what}s: convert them to numbers first (e.g. .dt.total_seconds())")
+    if kind in ('timedelta64', 'timedelta'): raise RatingsError(f"column {rating!r} holds durations, not {what}s: convert them first (e.g. .dt.total_seconds())")
     if kind.startswith('complex') or pd.api.types.is_complex_dtype(r): raise RatingsError(f"column {rating!r} holds complex numbers, not {what}s")
     if pd.api.types.is_numeric_dtype(r): return r
     try: num = pd.to_numeric(r, errors='coerce')
@@ -346,11 +346,6 @@ def load_book_crossing(
 # %% ../nbs/00_data.ipynb #79aceade
 ID_TYPES = ('auto', 'str', 'infer')
 
-def _ids_as_read(s:pd.Series, id_type:str) -> pd.Series:
-    "Id column `s` read as text: as integers if `id_type` is 'auto' and every id is an integer written plainly (no leading zeros or signs)"
-    if id_type == 'auto' and s.notna().all() and s.str.fullmatch(r'0|-?[1-9][0-9]{0,17}').all(): return s.astype('int64')
-    return s
-
 def read_table(
     path:str|Path, # A CSV, TSV or Parquet file
     id_cols:list=(), # Columns of ids: in text files, read as text first (see `id_type`)
@@ -370,8 +365,8 @@ def read_table(
     except pd.errors.EmptyDataError: raise RatingsError(f"{path} has no data (not even a header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
         raise RatingsError(f"could not read {path} as a ratings table: {e}") from None
-    for c in id_cols:
-        if id_type != 'infer' and c in df.columns and (df.columns == c).sum() == 1: df[c] = _ids_as_read(df[c], id_type)
+    for c in (id_cols if id_type == 'auto' else ()):  # integers where every id is one written plainly: no leading zero or sign to lose
+        if c in df.columns and df[c].notna().all() and df[c].str.fullmatch(r'0|-?[1-9][0-9]{0,17}').all(): df[c] = df[c].astype('int64')
     return df
 
 # %% ../nbs/00_data.ipynb #45198d62
@@ -381,8 +376,7 @@ def _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name,
     for c,new in ((time_col,'timestamp'), (title_col,'title')):
         if c is None: continue
         if c not in df.columns: raise RatingsError(f"missing column {c!r}; the data has columns {list(df.columns)}")
-        if (df.columns == c).sum() > 1: raise RatingsError(f"the data has several columns named {c!r}: rename them so that each name is used once")
-        cols[c] = new
+        _check_once(df, c); cols[c] = new
     out = df[list(cols)].rename(columns=cols)
     items = out[['item','title']].drop_duplicates('item') if 'title' in out else None
     name = name or (Path(src).stem if not isinstance(src, pd.DataFrame) else 'ratings')

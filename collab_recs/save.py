@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_save.ipynb #9627eda6
 from __future__ import annotations
-import hashlib, io, json, math, os, re, reprlib, shutil, stat
+import hashlib, io, json, math, os, re, reprlib, shutil, stat, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.transforms import CategoryMap
@@ -56,19 +56,20 @@ def _read_file(
     "The bytes of regular file `p` (or of a link to one in the same folder), checked with `os.stat` before they are read."
     if os.path.islink(p) and os.path.dirname(os.path.realpath(p)) != os.path.realpath(p.parent):
         raise ModelFileError(f"{p} is a symbolic link to {os.path.realpath(p)}, outside the model folder: refused")
-    try: st = os.stat(p)
-    except FileNotFoundError: raise ModelFileError(f"{p} is missing") from None
-    except OSError as e: raise ModelFileError(f"{p} cannot be read: {e.strerror}") from None
-    if not stat.S_ISREG(st.st_mode): raise ModelFileError(f"{p} is {_file_kind(st.st_mode)}, not a regular file: refused")
-    if st.st_size > limit: raise ModelFileError(f"{p} is {st.st_size:,} bytes, more than the {limit:,} it can need: refused")
-    if size is not None and st.st_size != size:
-        raise ModelFileError(f"{p} is {st.st_size:,} bytes, but {CONFIG} records {size:,}: it was truncated or replaced after saving")
-    try: fd = os.open(p, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0))
-    except OSError as e: raise ModelFileError(f"{p} cannot be read: {e.strerror}") from None
-    with os.fdopen(fd, 'rb') as f:
-        data = f.read(st.st_size + 1) if stat.S_ISREG(os.fstat(fd).st_mode) else None
-    if data is None or len(data) != st.st_size: raise ModelFileError(f"{p} changed while it was read: refused")
-    return data
+    for attempt in range(3):  # a file replaced (renamed over) between the look and the read is looked at again
+        try:
+            st = os.stat(p)
+            if not stat.S_ISREG(st.st_mode): raise ModelFileError(f"{p} is {_file_kind(st.st_mode)}, not a regular file: refused")
+            if st.st_size > limit: raise ModelFileError(f"{p} is {st.st_size:,} bytes, more than the {limit:,} it can need: refused")
+            if size is not None and st.st_size != size:
+                raise ModelFileError(f"{p} is {st.st_size:,} bytes, but {CONFIG} records {size:,}: it was truncated or replaced after saving")
+            with os.fdopen(os.open(p, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0)), 'rb') as f:
+                same = (os.fstat(f.fileno()).st_ino, os.fstat(f.fileno()).st_dev) == (st.st_ino, st.st_dev)  # still the file looked at
+                data = f.read(st.st_size + 1) if same else b''
+        except FileNotFoundError: raise ModelFileError(f"{p} is missing") from None
+        except OSError as e: raise ModelFileError(f"{p} cannot be read: {e.strerror}") from None
+        if same and len(data) == st.st_size: return data
+    raise ModelFileError(f"{p} changed while it was read: refused")
 
 # %% ../nbs/09_save.ipynb #c35f3dc7
 _TENSOR_FILE = re.compile(r'(weights|rated)-[0-9a-f]{16}\.safetensors')
@@ -330,7 +331,10 @@ def _read_tensors(path:Path, name:str, sha:str|None, size:int|None, limit:int) -
     data = _read_file(p, limit, size)
     if sha is not None and hashlib.sha256(data).hexdigest() != sha:
         raise ModelFileError(f"refused to load {p}: its SHA-256 does not match {CONFIG} (the file was truncated, replaced or modified after saving)")
-    try: sd = safetensors_load(data) if name.endswith('.safetensors') else torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', message='Detected pickle protocol')  # torch's remark on crafted files, refused anyway
+            sd = safetensors_load(data) if name.endswith('.safetensors') else torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
     except Exception as e:
         raise ModelFileError(f"refused to load {p}: it is not a plain file of tensors (corrupt, truncated or tampered with): {type(e).__name__}: {str(e)[:200]}") from None
     if not isinstance(sd, dict) or not all(isinstance(k, str) and type(v) in (torch.Tensor, torch.nn.Parameter) for k, v in sd.items()):
@@ -368,8 +372,9 @@ def _load(path:Path, raw:bytes) -> tuple:
 
 def _remove_leftovers(path:Path, cfg:dict):
     "Delete what interrupted saves left in model folder `path` (described by `cfg`), if no save is running there and it is writable"
-    if not _sort_folder(path, cfg)[0]: return
-    fd = _lock(path, wait=False)
+    try: leftovers = _sort_folder(path, cfg)[0]
+    except OSError: return  # a folder whose files can be read but that cannot be listed
+    fd = _lock(path, wait=False) if leftovers else None
     if fd is None: return
     try:
         cfg = _config_of(path)  # read again under the lock: a save may have finished meanwhile
