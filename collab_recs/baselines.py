@@ -4,7 +4,6 @@
 
 # %% ../nbs/12_baselines.ipynb #69109330
 from __future__ import annotations
-import warnings
 import numpy as np, pandas as pd, torch
 from scipy import sparse
 from .dataloaders import rating_codes

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_cli.ipynb #cdbbe1a0
 from __future__ import annotations
-import argparse, json, math, os, sys, tempfile, time, warnings
+import argparse, json, math, os, sys, tempfile, time
 from pathlib import Path
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
@@ -162,7 +162,7 @@ def _load(args, objective:str='rating'):
         return interactions(synthetic_ratings(n_users=max(n//50, side), n_items=max(n//100, side), n_ratings=n, selection=6. if ranking else 0., seed=0))
     if not Path(args.data).exists():
         raise FileNotFoundError(f"--data {args.data!r}: no such file (expected {', '.join(map(repr, DATASETS))} or a path to a ratings file)")
-    df = read_table(args.data)
+    df = read_table(args.data, id_cols=[args.user_col, args.item_col])  # '007' and '7' stay two ids
     if args.rating_col not in df.columns:
         if not ranking: raise RatingsError(f"{args.data} has no rating column {args.rating_col!r} (columns: {list(df.columns)}): for an interaction log "
                                            "(who interacted with what), train a ranking recipe (--recipe ranking); for ratings, name the column (--rating-col)")
@@ -222,7 +222,7 @@ def _recipe_text(args, opts:dict) -> str:
 
 def _check_out(out:Path, paths:dict, data:str):
     "Refuse, before any data is loaded or model trained, an `--out` that train could not write, or could write only by overwriting what is not its own"
-    if out.exists() and not out.is_dir(): raise FileExistsError(f"--out {out} exists and is not a directory")
+    if os.path.lexists(out) and not out.is_dir(): raise FileExistsError(f"--out {out} exists and is not a directory" + (' (a link to nowhere)' if not out.exists() else ''))
     d = Path(data)
     if d.exists():
         d = d.resolve()
@@ -237,6 +237,13 @@ def _check_out(out:Path, paths:dict, data:str):
     try:
         with tempfile.TemporaryFile(dir=place): pass
     except OSError as e: raise PermissionError(f"--out {out}: cannot write in {place} ({e.strerror or e})") from None
+
+def _json_value(o):
+    "`o` with every NaN or infinite number replaced by null: metrics.json is strict JSON, readable by any parser"
+    if isinstance(o, float) and not math.isfinite(o): return None
+    if isinstance(o, dict): return {k: _json_value(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_json_value(v) for v in o]
+    return o
 
 def _write_text(path:Path, text:str):
     "Write `text` to `path` all at once: a temporary file beside it, renamed into place"
@@ -282,14 +289,15 @@ def train(args) -> dict:
         res = evaluate(learn)
         metrics.update(rmse=res['rmse'], mae=res['mae'], global_mean_rmse=global_mean_rmse(dls), rmse_warm=res['rmse_warm'],
                        global_mean_rmse_warm=global_mean_rmse(dls, warm_only=True), n_valid_warm=res['n_warm'])
-        warm = '' if res['n_warm'] == res['n'] else (f"; on the {res['n_warm']:,} whose user and item were seen in training: "
-                                                     f"RMSE {res['rmse_warm']:.4f} (global mean {metrics['global_mean_rmse_warm']:.4f})")
+        warm = ('' if res['n_warm'] == res['n'] else "; none of them has a user and item both seen in training" if not res['n_warm'] else
+                (f"; on the {res['n_warm']:,} whose user and item were seen in training: "
+                 f"RMSE {res['rmse_warm']:.4f} (global mean {metrics['global_mean_rmse_warm']:.4f})"))
         summary = f"valid RMSE {res['rmse']:.4f}, MAE {res['mae']:.4f} (global mean RMSE {metrics['global_mean_rmse']:.4f}) on {res['n']:,} ratings{warm}"
     metrics['options'] = options
     out.mkdir(parents=True, exist_ok=True)
     titles = ds.titles()
     save_model(learn, paths['model'], meta=dict(data=ds.name, options=options), titles=titles)
-    _write_text(paths['metrics'], json.dumps(metrics, indent=2, default=str))
+    _write_text(paths['metrics'], json.dumps(_json_value(metrics), indent=2, default=str, allow_nan=False))
     if not args.no_plots:
         if not ds.implicit: plot_rating_distribution(ds, fname=paths['distribution'])
         plot_loss(learn, fname=paths['loss'])
@@ -351,7 +359,7 @@ def _median_count(m, col:int) -> int:
     if m.rated is None: return 1
     import numpy as np
     counts = np.bincount(m.rated[:, col].numpy())
-    return max(1, int(np.median(counts[counts > 0])))
+    return max(1, int(np.median(counts[counts > 0]))) if counts.any() else 1
 
 def similar_cmd(args):
     "Run `collab-recs similar`"
@@ -377,12 +385,14 @@ def evaluate_cmd(args):
         m = _load_model(args.model)
         opts = m.meta.get('options') if isinstance(m.meta, dict) else None
         if not opts: raise ModelFileError(f"{args.model} does not record the data and split it was trained on; evaluate with --data instead")
+        if not isinstance(opts, dict): raise ModelFileError(f"{args.model}: the training options it records are not an object (a dict) but {type(opts).__name__}")
         targs = make_parser().parse_args(['train'])
-        vars(targs).update(opts)
+        vars(targs).update({k: v for k, v in opts.items() if k in vars(targs)})  # options this version knows
         topts = _with_recipe(targs)
         dls = _dls(_load(targs, topts['objective']), targs, topts)
         desc = f"{m.meta.get('data', targs.data)}, split {targs.split!r} ({targs.valid_pct:g} held out, seed {targs.seed})"
     else:
+        if args.valid_pct == 0: raise ValueError("--valid-pct 0 holds nothing out: evaluate needs a held-out part (e.g. --valid-pct 0.25)")
         opts = _with_recipe(args)
         ds = _load(args, opts['objective'])
         dls, m, _ = _fit(ds, args, opts, quiet=True)

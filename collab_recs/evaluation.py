@@ -56,7 +56,7 @@ def global_mean_rmse(
     "RMSE on the validation set of always predicting the mean training rating: the baseline any model must beat."
     ytr, yva = rating_codes(dls.train)[2], rating_codes(dls.valid)[2]
     if warm_only: yva = yva[_warm(dls.valid)]
-    return float(np.sqrt(((yva - ytr.mean())**2).mean()))
+    return float(np.sqrt(((yva - ytr.mean())**2).mean())) if len(yva) and len(ytr) else float('nan')  # nothing to score: NaN, without numpy's warning
 
 # %% ../nbs/13_evaluation.ipynb #a9ad8664
 def _check_cols(df, cols, name):
@@ -85,8 +85,8 @@ def user_ranking_metrics(
     hits = hits.assign(gain=1/np.log2(hits.pos + 1), prec=hits.j / hits.pos)
     per = hits.groupby('user').agg(hits=('pos', 'size'), dcg=('gain', 'sum'), ap=('prec', 'sum'))
     out = pd.DataFrame(n_rel).join(per).fillna({'hits': 0, 'dcg': 0., 'ap': 0.})
-    ideal = np.cumsum(1/np.log2(np.arange(2, k+2)))  # ideal DCG for 1..k relevant items
     best = np.minimum(out.n_relevant.to_numpy(), k)
+    ideal = np.cumsum(1/np.log2(np.arange(2, int(best.max(initial=1)) + 2)))  # ideal DCG for 1.. relevant items (never longer than needed, whatever k)
     out[f'precision@{k}'] = out.hits / k
     out[f'recall@{k}'] = out.hits / out.n_relevant
     out[f'ndcg@{k}'] = out.dcg / ideal[best - 1]
@@ -167,6 +167,7 @@ def evaluation_report(
     if unknown := set(baselines) - set(BASELINES): raise ValueError(f"unknown baselines {sorted(unknown)}; known: {list(BASELINES)}")
     truth, rated = holdout_truth(dls), RatedPairs.from_dls(dls)
     n_items = len(model.item_vocab) - 1
+    if not 1 <= k <= n_items: raise ValueError(f"k must be between 1 and the catalogue's {n_items:,} items, not {k:,}")
     rank = lambda fn: ranking_metrics(ranked_for_holdout(model, dls, k, fn, truth, rated), truth, k, n_items)
     scorers = {'bias only': lambda: bias_scores(dls), 'most popular': lambda: popularity_scores(dls),
                'ItemKNN': lambda: item_knn_scores(dls, knn_k), 'EASE': lambda: ease_scores(dls, ease_lam, ease_max_gb)}

@@ -25,6 +25,8 @@ class SkipValidation(Callback):
 
 class TrainingDivergedError(FloatingPointError):
     "Training stopped because the loss became NaN or infinite: the model is broken and must not be used or saved"
+    def __init__(self, msg:str): super().__init__(msg); self.msg = msg
+    def __str__(self): return self.msg  # as raised: fastai prefixes the args of an error raised in a callback with the event's name
 
 class StopOnNonFinite(Callback):
     "Raise `TrainingDivergedError` when a batch's loss is NaN or infinite, checked every `every` batches and at the end of each phase (each check waits for the device)"

@@ -4,15 +4,16 @@
 
 # %% ../nbs/03_model.ipynb #026b68c1
 from __future__ import annotations
-import os, numpy as np, torch
+import numpy as np, torch
+from .data import memory_bytes
 from .dataloaders import rating_codes, vocab_o2i
 from fastai.torch_core import Module
 from fastai.layers import Embedding, sigmoid_range
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ModelTooLargeError', 'memory_bytes', 'check_model_size', 'DotProductBias', 'default_y_range', 'UnknownIdError',
-           'merge_models', 'rated_matrix', 'SVDppBias']
+__all__ = ['ModelTooLargeError', 'check_model_size', 'DotProductBias', 'default_y_range', 'UnknownIdError', 'merge_models',
+           'rated_matrix', 'SVDppBias']
 
 # %% ../nbs/03_model.ipynb #3d242880
 def _logit(p:float) -> float:
@@ -23,12 +24,6 @@ def _logit(p:float) -> float:
 class ModelTooLargeError(ValueError):
     "A model too large for this machine's (or GPU's) memory, refused before anything is allocated"
 
-def memory_bytes(device=None) -> int|None:
-    "Total memory of `device` in bytes: a CUDA GPU's, else this machine's RAM; `None` where it cannot be told"
-    if device is not None and torch.device(device).type == 'cuda': return torch.cuda.get_device_properties(torch.device(device)).total_memory
-    try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
-    except (ValueError, OSError, AttributeError): return None  # e.g. Windows
-
 def check_model_size(
     n_users:int, # Rows of the user tables
     n_items:int, # Rows of the item tables
@@ -37,7 +32,9 @@ def check_model_size(
     device=None, # Where they will live (`None`: this machine's RAM)
 ):
     "Raise `ModelTooLargeError` if `copies` of a `DotProductBias` of this size cannot fit in `device`'s memory"
-    need, have = (n_users + n_items) * (n_factors + 1) * 4 * copies, memory_bytes(device)
+    dev = torch.device(device) if device is not None else None
+    have = torch.cuda.get_device_properties(dev).total_memory if dev is not None and dev.type == 'cuda' else memory_bytes()
+    need = (n_users + n_items) * (n_factors + 1) * 4 * copies
     if have is not None and need > have:
         what = 'to train (parameters, gradients and optimiser state)' if copies > 1 else 'to hold'
         raise ModelTooLargeError(f"a model of {n_factors:,} factors for {n_users:,} users and {n_items:,} items needs about {need/2**30:,.1f} GiB {what}, "

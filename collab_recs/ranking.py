@@ -14,7 +14,6 @@ from fastai.data.core import DataLoaders
 from fastai.callback.core import Callback
 from fastai.metrics import Metric
 from fastcore.basics import ifnone
-from fastcore.foundation import L
 from torch.nn.parallel import DistributedDataParallel
 
 # %% auto #0

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_save.ipynb #9627eda6
 from __future__ import annotations
-import hashlib, io, json, math, os, re, reprlib, shutil, stat, warnings
+import hashlib, io, json, os, pickle, re, reprlib, shutil, stat, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.transforms import CategoryMap
@@ -335,8 +335,11 @@ def _read_tensors(path:Path, name:str, sha:str|None, size:int|None, limit:int) -
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', message='Detected pickle protocol')  # torch's remark on crafted files, refused anyway
             sd = safetensors_load(data) if name.endswith('.safetensors') else torch.load(io.BytesIO(data), map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:  # torch's weights-only reader met something other than tensors; its advice to load it anyway does not apply
+        raise ModelFileError(f"refused to load {p}: it holds Python objects besides tensors, which are never unpickled (a model file must not run code)") from None
     except Exception as e:
-        raise ModelFileError(f"refused to load {p}: it is not a plain file of tensors (corrupt, truncated or tampered with): {type(e).__name__}: {str(e)[:200]}") from None
+        first = re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines()[0][:200] if str(e).strip() else ''
+        raise ModelFileError(f"refused to load {p}: it is not a plain file of tensors (corrupt, truncated or tampered with): {type(e).__name__}: {first}") from None
     if not isinstance(sd, dict) or not all(isinstance(k, str) and type(v) in (torch.Tensor, torch.nn.Parameter) for k, v in sd.items()):
         raise ModelFileError(f"refused to load {p}: expected a dict of tensors, found {type(sd).__name__}")
     bad = [k for k, v in sd.items() if v.layout != torch.strided or v.is_quantized]

@@ -5,7 +5,7 @@
 # %% ../nbs/00a_synthetic.ipynb #18cd80aa
 from __future__ import annotations
 import numpy as np, pandas as pd
-from .data import RatingsDataset
+from .data import RatingsDataset, memory_bytes
 
 # %% auto #0
 __all__ = ['synthetic_ratings']
@@ -35,6 +35,9 @@ def synthetic_ratings(
     "Random ratings from a planted low-rank + biases model with long-tailed popularity; `expected` is the noise-free rating."
     if n_ratings > n_users*n_items: raise ValueError(f"n_ratings={n_ratings:,} exceeds n_users*n_items={n_users*n_items:,}")
     if min(n_users, n_items, n_ratings, n_factors) < 1: raise ValueError("n_users, n_items, n_ratings and n_factors must be positive")
+    need, have = 80*n_ratings + 8*(n_users + n_items)*(n_factors + 2), memory_bytes()  # pairs drawn, kept and sorted; the planted factors
+    if have is not None and need > have:
+        raise ValueError(f"{n_ratings:,} synthetic ratings need about {need/2**30:,.1f} GiB to generate, more than the {have/2**30:,.1f} GiB this machine has")
     rng = np.random.default_rng(seed)
     pu, pi = _zipf_weights(n_users, popularity, rng), _zipf_weights(n_items, popularity, rng)
     lo, hi = rating_range
