@@ -12,7 +12,7 @@ DOCS_TOOLS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocs-jupyter==0.26.3 latex2
 # safetensors (model files) and adjustText (plot labels): runtime requirements, here because the package itself is installed with --no-deps; hypothesis: tests only
 DEV_TOOLS := jupyterlab notebook ipywidgets==8.1.9 nbconvert pyarrow pytest accelerate==1.15.0 safetensors==0.8.0 adjustText==1.4.0 hypothesis==6.170.17 $(DOCS_TOOLS)
 
-.PHONY: help venv data demo dist test test-nbs test-slow test-package test-readme test-newest test-docs check-sync export clean-nbs readme capture lab bench bench-speed bench-accuracy bench-ranking bench-coldstart docs docs-serve clean
+.PHONY: help venv data demo dist gpu-prep test test-nbs test-slow test-package test-readme test-newest test-docs check-sync export clean-nbs readme capture lab bench bench-speed bench-accuracy bench-ranking bench-coldstart docs docs-serve clean
 
 help:
 	@echo "make demo       set up, then train on MovieLens-100k with the default recipe (writes out/ml-100k)"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench-speed     the recipes vs fastai collab_learner vs Surprise SVD on ML-100k, then 25M synthetic ratings (BENCH_ARGS=--skip-synthetic to skip)"
 	@echo "make bench-accuracy  RMSE/MAE/fit seconds of the recipes vs Surprise SVD/SVD++ (3 seeded ML-100k splits, u1 if found) and Book-Crossing baselines"
 	@echo "make bench-ranking   top-N quality in Microsoft Recommenders' protocol (ML-100k, per-user 75/25) vs the baselines"
+	@echo "make gpu-prep    data and wheels that python -m bench.gpu needs on a GPU machine without internet, in .gpu/"
 	@echo "make bench-coldstart cold start on held-out users and items of ML-100k"
 
 $(BIN)/.installed: settings.ini setup.py
@@ -61,7 +62,7 @@ test-slow: data
 	COLLAB_RECS_SLOW=1 $(BIN)/python -m pytest -q tests/test_notebooks.py
 
 test-package: venv
-	$(BIN)/python -m pytest -q tests/test_package.py
+	$(BIN)/python -m pytest -q tests/test_package.py tests/test_bench.py
 
 # Every command README.md shows after `make demo`, run as written against what the demo writes
 test-readme: data
@@ -77,6 +78,16 @@ test-newest: data
 	    safetensors adjustText hypothesis pyarrow ipywidgets accelerate
 	$(NEWEST)/bin/python -c "import fastai, fastcore, torch, pandas; print('newest set: fastai', fastai.__version__, 'fastcore', fastcore.__version__, 'torch', torch.__version__, 'pandas', pandas.__version__)"
 	$(NEWEST)/bin/python tools/run_notebooks.py
+
+# What `python -m bench.gpu` needs on a GPU machine without internet, in .gpu/ (ignored by git, carried by the device
+# command): the MovieLens-100k data wheel from the cache, and wheels of the dependencies its image lacks (Python 3.12)
+GPU_WHEELS := fastai==2.8.7 fastcore==1.14.5 fasttransform==0.0.2 fastprogress==1.1.6 fastdownload==0.0.8 plum-dispatch==2.10.1 beartype==0.23.1 adjustText==1.4.0
+gpu-prep: data
+	mkdir -p .gpu/cache/wheels .gpu/whl
+	cp $$($(BIN)/python -c "from collab_recs.data import cache_dir; print(cache_dir()/'wheels')")/recbole-*.whl .gpu/cache/wheels/
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp -d .gpu/whl $(GPU_WHEELS)
+	@du -sh .gpu
+	@echo "on the GPU machine: python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl && PYTHONPATH=/tmp/site:. COLLAB_RECS_CACHE=.gpu/cache python3 -m bench.gpu"
 
 # A wheel of the package (for `pip install dist/collab_recs-*.whl`); python3 with pip is all it needs
 dist:
@@ -128,4 +139,4 @@ bench-coldstart: data
 	$(BIN)/python -m bench.coldstart
 
 clean:
-	rm -rf out build dist *.egg-info _proc _docs $(NEWEST)
+	rm -rf out build dist *.egg-info _proc _docs $(NEWEST) .gpu

@@ -94,7 +94,7 @@ def main():
     ranking = recipe_options(a.recipe)['objective'] == 'ranking'
     if ranking:
         learn, fit_s, _ = fit(as_interactions(train), a.recipe, random_split(train.ratings, 0.2, a.seed), a.seed)
-        warm = dict(ndcg_at_10=float(learn.validate()[1]))
+        with learn.no_bar(): warm = dict(ndcg_at_10=float(learn.validate()[1]))
         print(f"{a.data}: trained on {len(train.ratings):,} interactions in {fit_s:.0f}s; warm-user valid NDCG@10 {warm['ndcg_at_10']:.4f}", flush=True)
     else:
         learn, fit_s, _ = fit(train, a.recipe, random_split(train.ratings, 0.2, a.seed), a.seed, **lkw)

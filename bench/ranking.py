@@ -6,6 +6,10 @@ Microsoft Recommenders' published fastai figures for reference. `--joint` also t
 ranking softmax at several weights: can one model do both?
 
 Usage: python -m bench.ranking [--data ml-100k|book-crossing] [--split-seed 42] [--seeds 0 1 2] [--split user|user_time] [--joint W ...] [--bivae] [--json PATH]
+       python -m bench.ranking --tune 16   # how the ranking recipe's options were chosen: on inner splits of the training part only
+
+`--tune N`: `collab_recs.recipes.random_search` over the ranking recipe's learning rate, weight decay and size, N trials,
+each scored by NDCG@10 on 10% of each user's training interactions (the test part is never read); writes ranking-tuning.json.
 
 `--data book-crossing`: every Book-Crossing row (explicit score or implicit 0) as an interaction, users and books with at
 least 5 interactions, the same per-user split; EASE refuses a catalogue this large, and says how much memory it would need.
@@ -56,14 +60,15 @@ def cornac_bivae(X, seed:int):
     for k, r in iidx.items(): V[int(k)] = beta[r]
     return factor_scorer(U, V)
 
-def joint_model(dls, w:float, seed:int, k:int=128, epochs:int=30, lr:float=0.05, wd:float=1.6, bs:int=64):
-    "One DotProductBias trained on rating MSE plus `w` × the ranking softmax (`multinomial_loss`), batched by users"
+def joint_model(dls, w:float, seed:int):
+    "One DotProductBias trained on rating MSE plus `w` × the ranking softmax (`multinomial_loss`), batched by users, with the ranking recipe's options"
     from fastai.layers import sigmoid_range
     from fastai.torch_core import set_seed
     from collab_recs.model import DotProductBias
     from collab_recs.ranking import multinomial_loss
     from collab_recs.dataloaders import rating_codes
-    from collab_recs.recipes import fit_recipe
+    from collab_recs.recipes import RECIPES
+    o = RECIPES['ranking']; k, epochs, lr, wd, bs = o['n_factors'], o['epochs'], o['lr'], o['wd'], o['bs']
     set_seed(seed)
     u, i, r = rating_codes(dls.train)
     nu, ni = len(dls.classes['user']), len(dls.classes['item'])
@@ -82,6 +87,19 @@ def joint_model(dls, w:float, seed:int, k:int=128, epochs:int=30, lr:float=0.05,
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return m
 
+TUNE_SPACE = dict(lr=(0.01, 0.2), wd=(0.5, 4.0), n_factors=[64, 128])
+
+def tune(ml, train, a, started):
+    "A seeded random search for the ranking recipe's options, scored on inner splits of the training positions `train` only"
+    from collab_recs.recipes import random_search, RECIPES
+    res = random_search(ml, train, TUNE_SPACE, n_trials=a.tune, base='ranking', seed=0, valid_pct=0.1)
+    print(res[['n_factors', 'lr', 'wd', 'ndcg@10']].to_string(float_format=lambda v: f'{v:.4f}'))
+    best = res.iloc[0]
+    print(f"\nbest on the inner split: n_factors {best.n_factors}, lr {best.lr:.4f}, wd {best.wd:.3f} (inner NDCG@10 {best['ndcg@10']:.4f}); "
+          f"the ranking recipe: {RECIPES['ranking']}")
+    write_results('ranking-tuning', 'bench.ranking', dict(data=a.data, split=a.split, split_seed=a.split_seed, inner_valid_pct=0.1,
+                  space={k: list(v) for k, v in TUNE_SPACE.items()}, recipe=dict(RECIPES['ranking']), trials=res.to_dict('records')), started, a.json)
+
 def main():
     from collab_recs.splits import SPLITS
     from collab_recs.dataloaders import tensor_dataloaders
@@ -96,12 +114,14 @@ def main():
     p.add_argument('--ease-lam', type=float, default=500., help="EASE's L2 penalty")
     p.add_argument('--joint', type=float, nargs='*', default=None, help='weights of the softmax in a joint rating + ranking model (e.g. 0.1 1 10)')
     p.add_argument('--bivae', action='store_true', help="also train cornac's BiVAE (minutes)")
+    p.add_argument('--tune', type=int, default=0, metavar='N', help="instead: N trials of a seeded search for the ranking recipe's options on inner splits of the training part")
     p.add_argument('--json', default=None, help='where to write the results (default: bench/results/ranking[-SPLIT][-seed N].json)')
     a = p.parse_args()
     started = time.time()
     ml = load('ml-100k') if a.data == 'ml-100k' else load('book-crossing', min_user_ratings=5, min_item_ratings=5, interactions=True)
     if a.data != 'ml-100k': a.recipes, a.joint = [], None  # interactions: no rating recipes
     split = SPLITS[a.split](ml.ratings, 0.25) if a.split == 'user_time' else SPLITS[a.split](ml.ratings, 0.25, a.split_seed)
+    if a.tune: return tune(ml, split[0], a, started)
     dls = tensor_dataloaders(ml, split=split)
     truth, n_items = holdout_truth(dls), len(dls.classes['item']) - 1
     rows, model0 = [], None

@@ -1,6 +1,6 @@
 """Speed, memory and accuracy side by side in one run: the recipes (fastbook's on fastai's loaders, and the tensor-loader
 recipes), fastai's own `collab_learner` (bs=64) and Surprise's SVD on the same seeded 80/20 split of MovieLens-100k;
-top-10 recommendations for every user; then training on 25M synthetic ratings (MovieLens-25M-sized) with ingest and
+top-10 recommendations for every user; `collab-recs --help` and `make demo`'s training command; then training on 25M synthetic ratings (MovieLens-25M-sized) with ingest and
 indexing timed separately, for row-wise Adagrad, SparseAdam and dense Adam (with and without `TrimMemoryCallback`).
 
 Usage: python -m bench.speed [--seeds 42] [--skip-synthetic] [--threads N] [--json PATH]
@@ -12,7 +12,7 @@ import argparse, time
 from pathlib import Path
 from bench.common import ROOT, peak_rss_gb, set_threads, timed, in_subprocess, write_results, load, fit
 
-METHODS = ['fastbook', 'fast', 'sparse', 'fastai collab_learner', 'surprise SVD']
+METHODS = ['fastbook', 'fast', 'sparse', 'best', 'fastai collab_learner', 'surprise SVD']
 SYNTH = dict(n_users=162_000, n_items=59_000, n_ratings=25_000_000, seed=0)
 OPTIMISERS = {'rowwise': 'RowWiseAdagrad (sparse)', 'adam': 'SparseAdam (sparse)', 'dense': 'Adam (dense)', 'dense-notrim': 'Adam (dense), no TrimMemoryCallback',
               'ranking': 'ranking recipe (catalogue softmax; sparse user gradients, SparseAdam)'}
@@ -121,10 +121,33 @@ def synth_train(n_ratings:int, opt:str, epochs:int, bs:int, lr:float, wd:float, 
                 ingest_s=ingest, index_s=index, epoch_s=[s for s, n in timer.epochs], ratings_per_s=[n/s for s, n in timer.epochs],
                 partial_epoch=bool(max_batches), rmse=res.get('rmse'), peak_rss_gb=peak_rss_gb())
 
+def cli_timing(repeats:int=5) -> dict:
+    """Wall seconds of `collab-recs --help` and each command's `--help` (the best and the median of `repeats`), and of `make demo`'s
+    training command with the default recipe, next to its own training time and RMSE (from the metrics.json it writes)"""
+    import json, statistics, subprocess, sys, tempfile
+    exe = str(Path(sys.executable).with_name('collab-recs'))
+    helps = {}
+    for cmd in ([], ['train'], ['recommend'], ['similar'], ['evaluate'], ['onboard']):
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter(); res = subprocess.run([exe, *cmd, '--help'], capture_output=True, text=True); times.append(time.perf_counter() - t)
+            if res.returncode: return dict(error=res.stderr[-500:])
+        helps[' '.join(['collab-recs', *cmd, '--help'])] = dict(best_s=min(times), median_s=statistics.median(times))
+    make = (ROOT/'Makefile').read_text()
+    demo = next(l.strip() for l in make.split('demo: data', 1)[1].splitlines() if l.strip()).replace('$(BIN)/', '').split()
+    with tempfile.TemporaryDirectory() as d:
+        argv = [exe if w == 'collab-recs' else w for w in demo[:-1]] + [str(Path(d)/'out')]  # the demo's command, writing to a scratch folder
+        t = time.perf_counter(); res = subprocess.run(argv, capture_output=True, text=True); wall = time.perf_counter() - t
+        if res.returncode: return dict(error=res.stderr[-500:], help=helps)
+        m = json.loads((Path(d)/'out'/'metrics.json').read_text())
+    return dict(help=helps, demo=dict(command=' '.join(demo), recipe=m['options']['recipe'], wall_s=wall, train_s=m['seconds'], rmse=m['rmse'],
+                                      n_train=m['n_train'], n_valid=m['n_valid']))
+
 def worker(a) -> dict:
     set_threads(a.threads)
     if a.worker == 'ml100k': return ml100k(a.method, a.seed)
     if a.worker == 'recommend-all': return recommend_all_timing()
+    if a.worker == 'cli': return cli_timing()
     if a.worker == 'synth-generate': return synth_generate(a.synthetic_ratings)
     if a.worker == 'synth-train': return synth_train(a.synthetic_ratings, a.method, a.epochs, a.bs, a.lr, a.wd, a.max_batches)
     raise ValueError(a.worker)
@@ -166,6 +189,13 @@ def main():
     if 'error' not in rec:
         print(f"top-10 for all {rec['users']} users over {rec['items']} items: recommend_all {rec['recommend_all_s']*1000:.1f} ms, "
               f"one user at a time {rec['per_user_loop_s']*1000:.0f} ms ({rec['speedup']:.0f}x)", flush=True)
+    cli = in_subprocess('bench.speed', '--worker', 'cli', *common)
+    if 'error' not in cli:
+        for c, h in cli['help'].items(): print(f"{c:<40} {h['best_s']:.2f} s best, {h['median_s']:.2f} s median of 5", flush=True)
+        d = cli['demo']
+        print(f"make demo ({d['command']}, recipe {d['recipe']!r}): training {d['train_s']:.2f} s, the whole command {d['wall_s']:.1f} s, "
+              f"RMSE {d['rmse']:.4f} on {d['n_valid']:,} ratings", flush=True)
+    else: print(f"CLI timing failed: {cli['error']}", flush=True)
     if not a.skip_synthetic:
         n = a.synthetic_ratings
         if not synthetic_file(n).exists():
@@ -181,7 +211,7 @@ def main():
             print(f"{row['method']:<40} ingest {row['ingest_s']:.1f}s, index {row['index_s']:.1f}s, {row['n_train']:,} training ratings "
                   f"({row['n_users']:,} users, {row['n_items']:,} items), bs {row['bs']}: ratings/s per epoch {rate}, "
                   f"RMSE {row['rmse'] if row['rmse'] is None else round(row['rmse'], 4)}, peak RSS {row['peak_rss_gb']:.2f} GB", flush=True)
-    write_results('speed', 'bench.speed', dict(threads=a.threads or 'torch default', ml100k=ml_rows, recommend_all=rec, synthetic=synth_rows),
+    write_results('speed', 'bench.speed', dict(threads=a.threads or 'torch default', ml100k=ml_rows, recommend_all=rec, cli=cli, synthetic=synth_rows),
                   started, a.json)
 
 if __name__ == '__main__': main()

@@ -397,8 +397,12 @@ def evaluate_cmd(args):
         ds = _load(args, opts['objective'])
         dls, m, _ = _fit(ds, args, opts, quiet=True)
         desc = f"{ds.name}, split {args.split!r} ({args.valid_pct:g} held out, seed {args.seed}), {_recipe_text(args, opts)}"
-    df = evaluation_report(m, dls, k=args.k).reset_index()
+    df = evaluation_report(m, dls, k=args.k)
+    notes = df.attrs.get('notes', {})
+    df = df.reset_index()
     _show(df, args, f"{desc}; ranking metrics at k={args.k} over {len(dls.valid.dataset):,} held-out ratings:")
+    if not args.json:
+        for n in notes.values(): print(f"Note: {n}")
     return df
 
 def onboard_cmd(args):

@@ -23,7 +23,8 @@ from .metadata import METADATA_SPECS, MetadataModel
 from .onboarding import Onboarding
 
 # %% auto #0
-__all__ = ['simulate_onboarding', 'onboarding_baselines', 'simulate_new_items', 'plot_onboarding', 'evaluate_cold_start']
+__all__ = ['relevance_threshold', 'simulate_onboarding', 'onboarding_baselines', 'simulate_new_items', 'plot_onboarding',
+           'evaluate_cold_start']
 
 # %% ../nbs/17_coldstart_evaluation.ipynb #fa73f7a9
 def _test_mask(heldout:pd.DataFrame, by:str, test_frac:float, seed:int) -> pd.Series:
@@ -36,6 +37,17 @@ def _bias_only(prior:Gaussian) -> Gaussian:
     "`prior` with the factors pinned to their mean: only the bias can move"
     cov = np.full_like(prior.cov, 0.); cov[:-1, :-1] = 1e-9*np.eye(len(cov)-1); cov[-1, -1] = prior.cov[-1, -1]
     return Gaussian(prior.mean, cov, prior.source)
+
+def relevance_threshold(
+    model:DotProductBias, # The model being scored
+    heldout:pd.DataFrame, # The held-out ratings it is scored on
+    relevant:float=None, # A threshold given by the caller wins
+) -> float: # Held-out ratings at least this count as relevant
+    "75% up the rating scale (4 of 1-5): the model's scale, or for a ranking model (which has none) the held-out ratings' own"
+    if relevant is not None: return relevant
+    ranking = getattr(model, 'objective', 'rating') == 'ranking'
+    lo, hi = (float(heldout['rating'].min()), float(heldout['rating'].max())) if ranking else model_rating_range(model)
+    return lo + 0.75*(hi - lo)
 
 def simulate_onboarding(
     model:DotProductBias, # Model trained without the held-out users
@@ -62,8 +74,7 @@ def simulate_onboarding(
     heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]  # items only held-out users rated are unknown to any model
     is_test = _test_mask(heldout, 'user', test_frac, seed)
     ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)  # shared: popularity, co-occurrence, noise
-    lo, hi = (float(heldout['rating'].min()), float(heldout['rating'].max())) if ob0.ranking else model_rating_range(model)  # a ranking model has no rating scale
-    relevant = lo + 0.75*(hi - lo) if relevant is None else relevant
+    relevant = relevance_threshold(model, heldout, relevant)
     seen_weight = seen_weight if seen_weight is not None else 0. if ob0.ranking else 1.
     rows, recs, recs0 = [], [], []
     for user, g in heldout.groupby('user', sort=True):
@@ -121,8 +132,7 @@ def onboarding_baselines(
     key = id_column(model.item_vocab, heldout, 'item')
     heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]
     is_test = _test_mask(heldout, 'user', test_frac, seed)
-    lo, hi = model_rating_range(model)
-    relevant = lo + 0.75*(hi - lo) if relevant is None else relevant
+    relevant = relevance_threshold(model, heldout, relevant)
     mu = ratings['rating'].mean()
     item_col = id_column(model.item_vocab, ratings, 'item')
     item_mean = damped_item_means(ratings, item_col, damping)

@@ -21,6 +21,8 @@ def quiet_dependency_warnings():
     warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.* is deprecated', category=FutureWarning)
     warnings.filterwarnings('ignore', message=r"The 'mode\.chained_assignment' option is deprecated")  # pandas 3, set by fastai.tabular
     warnings.filterwarnings('ignore', message='The given NumPy array is not writable', category=UserWarning, module='fastai')
+    warnings.filterwarnings('ignore', message="Constructing a Categorical with a dtype and values containing non-null entries not in that dtype's categories",
+                            module='fastai')  # pandas 3.1, from fastai.tabular's Categorify: ids only the validation part has are '#na#', as meant
 
 quiet_dependency_warnings()
 
@@ -28,7 +30,6 @@ quiet_dependency_warnings()
 class RatingsError(ValueError):
     "Ratings data that cannot be used as given; the message says what is wrong and where."
 
-# %% ../nbs/00_data.ipynb #12dc7995
 def _examples(s:pd.Series, n=3) -> str:
     "Up to `n` `row label: value` examples from `s`, for error messages."
     return ', '.join(f'row {i}: {v!r}' for i,v in s.head(n).items())
@@ -185,7 +186,6 @@ def cache_dir() -> Path:
     "Directory for downloaded datasets: `$COLLAB_RECS_CACHE`, else `~/.cache/collab_recs`."
     return Path(os.environ.get('COLLAB_RECS_CACHE') or Path.home()/'.cache'/'collab_recs').expanduser()
 
-# %% ../nbs/00_data.ipynb #a639a311
 def memory_bytes() -> int|None:
     "This machine's total RAM in bytes; `None` where it cannot be told"
     try: return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
@@ -283,7 +283,6 @@ def _fastai_ml100k_dir(download:bool) -> Path|None:
         return untar_data(URLs.ML_100k) if download else None
     except Exception: return None
 
-# %% ../nbs/00_data.ipynb #d3f06ea7
 def load_movielens_100k(
     path:str|Path=None, # Official `ml-100k` folder or zip; `None` uses the cache, downloading if needed
     download:bool=True, # Download when no local copy is found
@@ -371,7 +370,7 @@ def read_table(
     except pd.errors.EmptyDataError: raise RatingsError(f"{path} has no data (not even a header row)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
         raise RatingsError(f"could not read {path} as a ratings table: {e}") from None
-    for c in (id_cols if id_type == 'auto' else ()):  # integers where every id is one written plainly: no leading zero or sign to lose
+    for c in (dict.fromkeys(id_cols) if id_type == 'auto' else ()):  # once each (a column may be named for two roles); integers where every id is one written plainly: no leading zero or sign to lose
         if c in df.columns and df[c].notna().all() and df[c].str.fullmatch(r'0|-?[1-9][0-9]{0,17}').all(): df[c] = df[c].astype('int64')
     return df
 

@@ -185,7 +185,11 @@ def evaluation_report(
     for n, fn in (extra or {}).items(): rows[n] = rank(fn)
     df = pd.DataFrame.from_dict(rows, orient='index')
     df.index.name = 'model'
-    if 'n_users' in df: df['n_users'] = df['n_users'].astype('Int64')
     df = df[['rmse'] + [c for c in df.columns if c != 'rmse']]
+    df = df.astype({c: 'Int64' if c == 'n_users' else 'Float64' for c in df.columns})  # what does not apply is <NA>, the same everywhere
+    pop, own = (df.loc[r, f'ndcg@{k}'] if r in df.index else pd.NA for r in ('most popular', name))
+    if pd.notna(pop) and pd.notna(own) and pop > own:
+        notes['most popular'] = (f"the most popular items rank better than {name} (NDCG@{k} {pop:.3f} against {own:.3f})"
+                                 + (": a model trained on ratings puts well-liked items few users know first; for top-N, train the ranking recipe" if rating_model else ''))
     df.attrs['notes'] = notes
     return df

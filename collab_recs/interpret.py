@@ -64,7 +64,7 @@ def _counts(model, rated, n:int) -> np.ndarray|None:
 def _allowed(model, rated, col:int, min_ratings:int) -> tuple:
     pairs = _counts(model, rated, 0)
     n = (model.item_factors if col else model.user_factors).weight.shape[0]
-    if pairs is None:
+    if pairs is None or len(pairs) == 0:  # no training pairs kept: counts cannot be told
         if min_ratings > 1: raise ValueError("min_ratings needs the training pairs (a Learner, a loaded model, or rated=)")
         return None, None
     counts = np.bincount(pairs[:, col], minlength=n)

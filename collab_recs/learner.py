@@ -15,13 +15,21 @@ from fastcore.basics import ifnone
 from fastcore.foundation import L
 
 # %% auto #0
-__all__ = ['SkipValidation', 'TrainingDivergedError', 'StopOnNonFinite', 'learner_callbacks', 'dot_product_learner']
+__all__ = ['SkipValidation', 'ValidateLastEpoch', 'TrainingDivergedError', 'StopOnNonFinite', 'learner_callbacks',
+           'dot_product_learner']
 
 # %% ../nbs/05_learner.ipynb #aff29f3b
 class SkipValidation(Callback):
     "No validation after each epoch: the learner's data has no validation set (everything was used for training, on purpose)"
     def before_fit(self): self.learn.recorder.valid_metrics = False
     def before_validate(self): raise CancelValidException()
+
+class ValidateLastEpoch(Callback):
+    "Validate after the last epoch only: a fit nobody watches reads its metrics once, at the end, and saves a pass over the validation set per epoch"
+    def before_epoch(self): self.trained = False  # `learn.validate()` runs before_epoch and before_validate, never before_train
+    def before_train(self): self.trained = True
+    def before_validate(self):
+        if self.trained and self.epoch < self.n_epoch - 1: raise CancelValidException()
 
 class TrainingDivergedError(FloatingPointError):
     "Training stopped because the loss became NaN or infinite: the model is broken and must not be used or saved"

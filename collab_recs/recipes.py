@@ -37,7 +37,7 @@ RECIPES = _Recipes({
     'sparse': dict(loader='tensor', bs=8192, n_factors=50, epochs=10, lr=0.1, wd=0.1, sparse=True),
     'best': dict(loader='tensor', bs=256, n_factors=50, epochs=5, lr=5e-3, wd=0.05, members=10),
     'svdpp': dict(loader='tensor', bs=8192, n_factors=50, epochs=5, lr=0.1, wd=2.0, model='svdpp'),
-    'ranking': dict(objective='ranking', bs=64, n_factors=128, epochs=30, lr=0.05, wd=1.6),  # bs: users per batch
+    'ranking': dict(objective='ranking', bs=64, n_factors=128, epochs=30, lr=0.025, wd=1.4),  # bs: users per batch
 })
 RECIPE_ALIASES = {'standard': 'fastbook'}  # other names the command line accepts
 DEFAULT_RECIPE = 'sparse'  # the fastest recipe at least as accurate as fastbook's: what `collab-recs train` and `make demo` run
@@ -87,6 +87,7 @@ def fit_recipe(
     cbs:list=None, # Extra callbacks for every member's training
     progress:bool=False, # Show fastai's progress bar and table (single-member recipes)
     fit=None, # Called as `fit(learn, epochs, lr, wd)` instead of `learn.fit_one_cycle` (e.g. `collab_recs.distributed.distributed_fit`)
+    validate:str='every', # Validate after 'every' epoch (what progress lines and `plot_loss` show), or after the 'last' only (`ValidateLastEpoch`: one pass instead of one per epoch)
     **kwargs, # Passed on to `dot_product_learner` (e.g. `centre`, `opt_func`; `sparse` overrides the recipe's)
 ) -> Learner: # A learner on `dls` whose model is the trained (merged) `DotProductBias`
     "Train `recipe` on `dls`: one `DotProductBias`, or a seed ensemble merged into one."
@@ -94,9 +95,12 @@ def fit_recipe(
     import collab_recs.model
     from collab_recs.model import merge_models
     from collab_recs.optimisers import RowL2Callback
-    from collab_recs.learner import dot_product_learner
+    from collab_recs.learner import dot_product_learner, ValidateLastEpoch
     from collab_recs.ranking import ranking_learner, user_dataloaders
     opts = recipe_options(recipe)
+    if validate not in ('every', 'last'): raise ValueError(f"validate must be 'every' or 'last', not {validate!r}")
+    show = progress and opts['members'] == 1
+    cbs = list(cbs or []) + ([ValidateLastEpoch()] if validate == 'last' else [])
     fit = fit or (lambda learn, epochs, lr, wd: learn.fit_one_cycle(epochs, lr, wd=wd))
     ranking = opts['objective'] == 'ranking'
     if ranking and (kwargs.pop('centre', False) or kwargs.pop('sparse', False)):
@@ -108,11 +112,11 @@ def fit_recipe(
         set_seed(s)
         if hasattr(dls.train, 'rng'): dls.train.rng = random.Random(s)  # fastai's loaders draw their shuffle order from it
         cb = [RowL2Callback(opts['reg'])] if opts['reg'] else []
-        if ranking: learn = ranking_learner(dls, n_factors=opts['n_factors'], bs=opts['bs'], cbs=list(cbs or []), **kwargs)
-        else: learn = dot_product_learner(dls, n_factors=opts['n_factors'], cbs=cb + list(cbs or []), **kwargs)
+        if ranking: learn = ranking_learner(dls, n_factors=opts['n_factors'], bs=opts['bs'], cbs=list(cbs), **kwargs)
+        else: learn = dot_product_learner(dls, n_factors=opts['n_factors'], cbs=cb + cbs, **kwargs)
         if opts['model'] != 'dot':
             learn.model = getattr(collab_recs.model, MODELS[opts['model']]).from_dls(dls, n_factors=opts['n_factors'], **kwargs)
-        if progress and opts['members'] == 1: fit(learn, opts['epochs'], opts['lr'], opts['wd'])
+        if show: fit(learn, opts['epochs'], opts['lr'], opts['wd'])
         else:
             with learn.no_bar(), learn.no_logging(): fit(learn, opts['epochs'], opts['lr'], opts['wd'])
         for c in cb: learn.remove_cb(c)
@@ -141,29 +145,40 @@ def _sample(space:dict, rng) -> dict:
         else: raise ValueError(f"space[{k!r}] must be a list of choices or a (low, high) tuple of floats, not {v!r}")
     return out
 
+def _inner(data, train, valid_pct, seed, ranking):
+    "Inner (train, valid) positions: a random share of `train`, or for ranking a share of each user's rows, as top-N is scored"
+    import numpy as np
+    from collab_recs.splits import inner_split, per_user_split
+    if not ranking: return inner_split(train, valid_pct, seed)
+    train = np.asarray(train)
+    a, b = per_user_split(getattr(data, 'ratings', data).iloc[train].reset_index(drop=True), valid_pct, seed)
+    return np.sort(train[a]), np.sort(train[b])
+
 def random_search(
-    data:RatingsDataset|pd.DataFrame, # All the ratings
-    train:np.ndarray, # Positions of the training part: the only ratings the search sees
+    data:RatingsDataset|pd.DataFrame, # All the ratings (or interactions, for a ranking `base`)
+    train:np.ndarray, # Positions of the training part: the only rows the search sees
     space:dict, # Option -> list of choices, or (low, high) floats sampled log-uniformly
     n_trials:int=8, # Budget: number of recipes tried
     base:str|dict='fast', # Options not in `space`: a recipe name or options
     seed:int=0, # Seed of the sampling, the inner split and the training runs
-    valid_pct:float=0.1, # Inner validation fraction
+    valid_pct:float=0.1, # Inner validation fraction (of each user's rows, for a ranking `base`)
     patience:int=None, # Stop a trial early after this many epochs without improvement (`None`: never)
-) -> pd.DataFrame: # One row per trial, best first: the options, inner `rmse`, `mae` and `epochs_run`
+) -> pd.DataFrame: # One row per trial, best first: the options, inner `rmse` and `mae` (or `ndcg@10`) and `epochs_run`
     "Seeded random search over recipes, scored on an inner validation split of the training positions."
     import numpy as np, pandas as pd
     from fastai.callback.tracker import EarlyStoppingCallback
-    from collab_recs.splits import inner_split
     if n_trials < 1: raise ValueError(f"n_trials must be a positive integer, not {n_trials}")
     rng, base = np.random.default_rng(seed), recipe_options(base)
     trials = [recipe_options(base, **_sample(space, rng)) for _ in range(n_trials)]
-    rows, dls, split = [], {}, inner_split(train, valid_pct, seed)
+    ranking = base['objective'] == 'ranking'
+    rows, dls, split = [], {}, _inner(data, train, valid_pct, seed, ranking)
     for i, rec in enumerate(trials):
+        if rec['objective'] != base['objective']: raise ValueError("space cannot change a recipe's objective")
         key = rec['loader'], rec['bs']
         if key not in dls: dls[key] = recipe_dataloaders(data, rec, split=split)
         cbs = [EarlyStoppingCallback(monitor='valid_loss', patience=patience)] if patience else []
-        learn = fit_recipe(dls[key], rec, seed=seed, cbs=cbs)
-        _, rmse, mae = learn.validate()
-        rows.append(dict(trial=i, **rec, rmse=rmse, mae=mae, epochs_run=learn.epoch + 1))
-    return pd.DataFrame(rows).sort_values('rmse', kind='stable').reset_index(drop=True)
+        learn = fit_recipe(dls[key], rec, seed=seed, cbs=cbs, validate='every' if patience else 'last')  # only the end counts, unless stopping early
+        with learn.no_bar(): res = learn.validate()
+        scores = {'ndcg@10': res[1]} if ranking else dict(rmse=res[1], mae=res[2])
+        rows.append(dict(trial=i, **rec, **scores, epochs_run=learn.epoch + 1))
+    return pd.DataFrame(rows).sort_values('ndcg@10' if ranking else 'rmse', ascending=not ranking, kind='stable').reset_index(drop=True)

@@ -304,7 +304,8 @@ def build(slow:bool=True, quiet:bool=False) -> dict:
     t0 = time.time()
     nbs = notebooks()
     stats = {'pages': [], 'exec_s': {}}
-    for nb in nbs:
+    for k, nb in enumerate(nbs, 1):
+        say(f"[{k}/{len(nbs)}] executing {nb.name} ...")  # a notebook can take minutes: say which one runs
         secs = execute(nb, EXEC/nb.name, slow=slow)
         stats['exec_s'][nb.name] = round(secs, 1)
         say(f"executed {nb.name}: {secs:.1f}s" if secs else f"executed {nb.name}: cached")
