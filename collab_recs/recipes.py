@@ -178,7 +178,8 @@ def random_search(
         if key not in dls: dls[key] = recipe_dataloaders(data, rec, split=split)
         cbs = [EarlyStoppingCallback(monitor='valid_loss', patience=patience)] if patience else []
         learn = fit_recipe(dls[key], rec, seed=seed, cbs=cbs, validate='every' if patience else 'last')  # only the end counts, unless stopping early
+        epochs_run = learn.epoch + 1  # before `validate`, which starts its counters again
         with learn.no_bar(): res = learn.validate()
         scores = {'ndcg@10': res[1]} if ranking else dict(rmse=res[1], mae=res[2])
-        rows.append(dict(trial=i, **rec, **scores, epochs_run=learn.epoch + 1))
+        rows.append(dict(trial=i, **rec, **scores, epochs_run=epochs_run))
     return pd.DataFrame(rows).sort_values('ndcg@10' if ranking else 'rmse', ascending=not ranking, kind='stable').reset_index(drop=True)
