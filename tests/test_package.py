@@ -61,8 +61,9 @@ def test_console_script_trains_and_reports_errors(installed, tmp_path):
     pd.DataFrame({'user': [1, 2], 'item': [1, 2]}).to_csv(tmp_path/'bad.csv', index=False)
     res = run(exe, 'train', '--data', tmp_path/'bad.csv', '--out', tmp_path/'bad')
     assert res.returncode == 2
-    assert res.stderr.strip() == ("collab-recs: error: missing column(s) ['rating']; the data has columns ['user', 'item']. "
-                                  "Name the user, item and rating columns explicitly if they are called something else.")
+    assert res.stderr.strip() == (f"collab-recs: error: {tmp_path/'bad.csv'} has no rating column 'rating' (columns: ['user', 'item']): "
+                                  "for an interaction log (who interacted with what), train a ranking recipe (--recipe ranking); "
+                                  "for ratings, name the column (--rating-col)")
 
 def installed_version(py) -> str:
     res = run(py, '-c', 'import collab_recs, importlib.metadata as m; print(collab_recs.__version__, m.version("collab_recs"))')
