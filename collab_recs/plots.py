@@ -156,7 +156,8 @@ def plot_factor_pca(
     texts = [ax.text(row.pc1, row.pc2, short_title(row.title), fontsize=8.5, color='tab:blue') for _, row in lab.iterrows()]
     from adjustText import adjust_text  # moves labels apart, off the points and inside the axes; a line joins a moved label to its point
     adjust_text(texts, x=lab.pc1.to_numpy(), y=lab.pc2.to_numpy(), ax=ax, arrowprops=dict(arrowstyle='-', color='tab:blue', lw=0.5, alpha=0.6),
-                force_text=(0.8, 1.2), force_static=(0.3, 0.5), expand=(1.15, 1.5), force_explode=(0.3, 1.0))
+                force_text=(0.8, 1.2), force_static=(0.3, 0.5), expand=(1.15, 1.5), force_explode=(0.3, 1.0),
+                iter_lim=100)  # a fixed number of steps, not adjustText's default of 1 s: the same picture on a busy machine
     ax.set(xlabel='first principal component of item factors', ylabel='second principal component',
            title=f'Item factors of the {len(pca):,} most-rated items (the {len(lab)} most rated labelled' + (', map zoomed on them)' if zoomed else ')'))
     ax.legend(loc='lower right')
