@@ -76,6 +76,7 @@ test-newest: data
 	$(NEWEST)/bin/python -m pip install -q --upgrade pip
 	$(NEWEST)/bin/python -m pip install -q --upgrade --upgrade-strategy eager torch==2.13.0 fastai fastcore pandas numpy matplotlib scipy \
 	    safetensors adjustText hypothesis pyarrow ipywidgets accelerate
+	$(NEWEST)/bin/python -m pip install -q --no-deps -e .  # the package itself, with its collab-recs command
 	$(NEWEST)/bin/python -c "import fastai, fastcore, torch, pandas; print('newest set: fastai', fastai.__version__, 'fastcore', fastcore.__version__, 'torch', torch.__version__, 'pandas', pandas.__version__)"
 	$(NEWEST)/bin/python tools/run_notebooks.py
 
