@@ -91,7 +91,7 @@ def main():
     from collab_recs.recipes import recipe_options
     from collab_recs.data import as_interactions
     train, new_users, new_items, lkw = datasets(a.data, a.seed)
-    ranking = recipe_options(a.recipe)['objective'] == 'ranking'
+    ranking = recipe_options(a.recipe)['kind'] == 'ranking'
     if ranking:
         learn, fit_s, _ = fit(as_interactions(train), a.recipe, random_split(train.ratings, 0.2, a.seed), a.seed)
         with learn.no_bar(): warm = dict(ndcg_at_10=float(learn.validate()[1]))

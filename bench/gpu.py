@@ -41,7 +41,7 @@ def recipe_run(ds, recipe:str, device, tiny:bool) -> dict:
     from collab_recs.data import as_interactions
     from collab_recs.evaluation import evaluate
     opts = recipe_options(recipe, **({'epochs': 1} if tiny else {}))
-    ranking = opts['objective'] == 'ranking'
+    ranking = opts['kind'] == 'ranking'
     set_seed(42)
     dls = recipe_dataloaders(as_interactions(ds) if ranking else ds, opts, split='user' if ranking else 'random',
                              valid_pct=0.25 if ranking else 0.2, seed=42, device=device)
@@ -63,7 +63,7 @@ def scale_run(dls, opt:str, device, max_batches:int) -> dict:
         def after_batch(self):
             if not self.training: return
             if self.iter == 0: sync(device); self.t, self.n = time.perf_counter(), 0; return  # the first batch warms up kernels
-            self.n += int(self.yb[0].sum()) if opt == 'ranking' else len(self.yb[0])
+            self.n += len(self.yb[0])  # ratings; for the ranking recipe, a batch's users' interactions
             if max_batches and self.iter == max_batches: raise CancelFitException
         def after_cancel_fit(self): self.done()
         def after_train(self): self.done()
@@ -72,10 +72,11 @@ def scale_run(dls, opt:str, device, max_batches:int) -> dict:
     timer = Timer()
     set_seed(0); reset_peak(device)
     if opt == 'ranking':
-        from collab_recs.recipes import RECIPES
-        from collab_recs.ranking import ranking_learner
-        learn = ranking_learner(dls, n_factors=RECIPES['ranking']['n_factors'], bs=1024, sparse=True, cbs=[timer])
-        lr, wd = RECIPES['ranking']['lr'], RECIPES['ranking']['wd']
+        from collab_recs.recipes import recipe_options
+        from collab_recs.ranking import ranking_learner, ranking_loss
+        o = recipe_options('ranking-sampled')  # the recipe for large catalogues
+        learn = ranking_learner(dls, n_factors=o['n_factors'], bs=o['bs'], sparse=o['sparse'], loss_func=ranking_loss(o, dls), cbs=[timer])
+        lr, wd = o['lr'], o['wd']
     else:
         learn = dot_product_learner(dls, n_factors=50, sparse=opt in ('rowwise', 'adam'), cbs=[timer], **({'opt_func': SparseAdam} if opt == 'adam' else {}))
         lr, wd = (0.1, 0.05) if opt == 'rowwise' else (5e-2, 0.5)

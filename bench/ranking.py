@@ -91,7 +91,8 @@ TUNE_SPACE = dict(lr=(0.01, 0.2), wd=(0.5, 4.0), n_factors=[64, 128])
 
 def tune(ml, train, a, started):
     "A seeded random search for the ranking recipe's options, scored on inner splits of the training positions `train` only"
-    from collab_recs.recipes import random_search, RECIPES
+    from collab_recs.tuning import random_search
+    from collab_recs.recipes import RECIPES
     res = random_search(ml, train, TUNE_SPACE, n_trials=a.tune, base='ranking', seed=0, valid_pct=0.1)
     print(res[['n_factors', 'lr', 'wd', 'ndcg@10']].to_string(float_format=lambda v: f'{v:.4f}'))
     best = res.iloc[0]

@@ -6,14 +6,15 @@
 from __future__ import annotations
 import numpy as np, torch
 from .data import memory_bytes
-from .dataloaders import rating_codes, vocab_o2i
+from .dataloaders import rating_codes
+from .kinds import Recommender, UnknownIdError, check_state, is_count, is_number, short
 from fastai.torch_core import Module
 from fastai.layers import Embedding, sigmoid_range
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ModelTooLargeError', 'check_model_size', 'DotProductBias', 'default_y_range', 'UnknownIdError', 'merge_models',
-           'rated_matrix', 'SVDppBias']
+__all__ = ['ModelTooLargeError', 'check_model_size', 'DotProductBias', 'default_y_range', 'merge_models', 'rated_matrix',
+           'SVDppBias']
 
 # %% ../nbs/03_model.ipynb #3d242880
 def _logit(p:float) -> float:
@@ -40,9 +41,9 @@ def check_model_size(
         raise ModelTooLargeError(f"a model of {n_factors:,} factors for {n_users:,} users and {n_items:,} items needs about {need/2**30:,.1f} GiB {what}, "
                                  f"more than the {have/2**30:,.1f} GiB {'this GPU' if torch.device(device or 'cpu').type == 'cuda' else 'this machine'} has: use fewer factors")
 
-class DotProductBias(Module):
+class DotProductBias(Module, Recommender):
     "Dot product of user and item factors plus user and item biases, squashed into `y_range` by `sigmoid_range`."
-    objective = 'rating'  # what it was trained for: 'rating' (predicted ratings) or 'ranking' (scores ranking the catalogue)
+    kind, predicts_ratings = 'rating', True  # its name in `collab_recs.kinds.KINDS`; its scores are ratings
     def __init__(self,
         n_users:int, # Number of users (rows of the user embedding, including fastai's '#na#')
         n_items:int, # Number of items
@@ -79,29 +80,6 @@ def default_y_range(
     span = hi - lo
     return (lo - span/4, hi + span/8)
 
-# %% ../nbs/03_model.ipynb #73e3b51f
-_COLD_START = {'user': 'fold the new user in from their ratings with `collab_recs.foldin.fold_in_user`',
-              'item': 'fold the new item in with `collab_recs.foldin.fold_in_item`, or predict it from metadata with `collab_recs.metadata`'}
-
-class UnknownIdError(LookupError):
-    "An id the model was not trained on."
-    def __str__(self): return str(self.args[0])
-
-def _lookup(vocab, kind, ids) -> torch.Tensor:
-    "Embedding indices of `ids` in `vocab`, tolerating ids given as text (e.g. from a command line)"
-    o2i = vocab_o2i(vocab)
-    idx = []
-    for o in ids:
-        i = o2i.get(o)
-        if i is None and isinstance(o, str):
-            i = o2i.get(int(o)) if o.lstrip('-').isdigit() else None
-        if i is None or i == 0:  # index 0 is fastai's '#na#' placeholder, never a real user or item
-            raise UnknownIdError(f"unknown {kind} {o!r}: the model has no {kind} with this id (it knows {len(vocab)-1:,} {kind}s). "
-                                 f"Check the id and its type; {'an' if kind == 'item' else 'a'} {kind} that was not in the training data needs cold start "
-                                 f"({_COLD_START[kind]}).")
-        idx.append(i)
-    return torch.tensor(idx, dtype=torch.long)
-
 # %% ../nbs/03_model.ipynb #e5575eae
 @patch(cls_method=True)
 def from_dls(cls:DotProductBias,
@@ -124,16 +102,6 @@ def from_dls(cls:DotProductBias,
     return m
 
 @patch
-def user_index(self:DotProductBias, ids) -> torch.Tensor:
-    "Embedding rows of users `ids`"
-    return _lookup(self.user_vocab, 'user', ids)
-
-@patch
-def item_index(self:DotProductBias, ids) -> torch.Tensor:
-    "Embedding rows of items `ids` (ids or titles, whichever the model was trained on)"
-    return _lookup(self.item_vocab, 'item', ids)
-
-@patch
 def bias(self:DotProductBias, ids, is_item:bool=True) -> torch.Tensor:
     "Learned biases of items (or users, if not `is_item`) `ids`"
     idx = self.item_index(ids) if is_item else self.user_index(ids)
@@ -146,6 +114,94 @@ def weight(self:DotProductBias, ids, is_item:bool=True) -> torch.Tensor:
     idx = self.item_index(ids) if is_item else self.user_index(ids)
     emb = self.item_factors if is_item else self.user_factors
     return emb.weight.detach().cpu()[idx]
+
+# %% ../nbs/03_model.ipynb #cef21ad7
+@patch
+@torch.no_grad()
+def score(self:DotProductBias,
+    users:torch.Tensor, # Embedding rows of the users to score
+    items:torch.Tensor=None, # Embedding rows of the items to score; all items if None
+) -> torch.Tensor: # `(len(users), len(items))` predicted ratings, float32, on the model's device
+    "Predicted ratings of every (user, item) pair of `users` × `items`, computed like `forward`."
+    dev = self.user_factors.weight.device
+    itf, itb = self.item_factors.weight, self.item_bias.weight[:, 0]
+    if items is not None: items = items.to(dev); itf, itb = itf[items], itb[items]
+    users = users.to(dev)
+    res = self.user_factors.weight[users] @ itf.T
+    res += self.user_bias.weight[users]; res += itb[None]; res += self.offset
+    lo, hi = self.y_range
+    return res.sigmoid_().mul_(hi - lo).add_(lo).float()  # `sigmoid_range` in place: one block in memory, not four
+
+def _cosines(weight:torch.Tensor, row:int) -> np.ndarray:
+    "Cosine similarity of every row of `weight` to row `row` (the row itself and '#na#' row 0: -inf)"
+    w = weight.detach().float().cpu()
+    w = w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    s = (w @ w[row]).numpy()
+    s[[0, row]] = -np.inf
+    return s
+
+@patch
+def item_similarities(self:DotProductBias, row:int) -> np.ndarray:
+    "Cosine similarity of every item's factors to item `row`'s"
+    return _cosines(self.item_factors.weight, row)
+
+@patch
+def user_similarities(self:DotProductBias, row:int) -> np.ndarray:
+    "Cosine similarity of every user's factors to user `row`'s"
+    return _cosines(self.user_factors.weight, row)
+
+# %% ../nbs/03_model.ipynb #b04386de
+@patch
+def state(self:DotProductBias) -> tuple:
+    "(options, tensors): the number of factors, the output range and centre; the four weight tables"
+    return (dict(n_factors=int(self.user_factors.weight.shape[1]), y_range=list(self.y_range), centre=self.centre),
+            {k: v.detach().cpu() for k, v in self.state_dict().items()})
+
+@patch(cls_method=True)
+def state_bytes(cls:DotProductBias, options:dict, n_users:int, n_items:int) -> int:
+    "The most bytes the weights of a model of these sizes can take (8 a number, and room for headers)"
+    nf = options.get('n_factors') if isinstance(options, dict) else None
+    return 8 * (n_users + n_items) * ((nf if is_count(nf) and nf > 0 else 0) + 1) + 2**20
+
+# %% ../nbs/03_model.ipynb #6340f470
+def _check_options(o:dict, where) -> tuple:
+    "(n_factors, y_range, centre) of saved options `o`, each checked"
+    check_state(isinstance(o, dict), where, f"options must be an object, not {short(o)}")
+    nf, y, c = o.get('n_factors'), o.get('y_range'), o.get('centre')
+    check_state(is_count(nf) and nf > 0, where, f"n_factors must be a positive integer, not {short(nf)}")
+    check_state(isinstance(y, list) and len(y) == 2 and all(map(is_number, y)) and float(y[0]) < float(y[1]), where,
+                f"y_range must be two finite numbers lo < hi, not {short(y)}")
+    check_state(c is None or (is_number(c) and 0 < (float(c) - y[0]) / (float(y[1]) - y[0]) < 1), where,
+                f"centre must be null or a number inside y_range, not {short(c)}")
+    return nf, tuple(map(float, y)), c
+
+def _check_weights(sd:dict, n_users:int, n_items:int, n_factors:int, where):
+    "Refuse `sd` unless it holds the four finite floating-point weights of a `DotProductBias` of these sizes"
+    want = {'user_factors.weight': (n_users, n_factors), 'user_bias.weight': (n_users, 1),
+            'item_factors.weight': (n_items, n_factors), 'item_bias.weight': (n_items, 1)}
+    check_state(set(sd) == set(want), where, f"holds tensors {short(sorted(sd))}, expected {sorted(want)}")
+    for k, shape in want.items():
+        t = sd[k]
+        check_state(tuple(t.shape) == shape and t.is_floating_point(), where,
+                    f"{k} has shape {tuple(t.shape)} ({t.dtype}), model.json says {shape}")
+        check_state(bool(torch.isfinite(t).all()), where, f"{k} holds NaN or infinite values (a diverged model): refused")
+
+@patch(cls_method=True)
+def from_state(cls:DotProductBias,
+    options:dict, # What `state()` returned as options
+    tensors:dict, # The weight tables, by name
+    where, # The file they were read from, for messages
+    vocabs:tuple, # (user vocabulary, item vocabulary)
+    rated:torch.Tensor=None, # Training pairs (not needed to score)
+    kind:str=None, # Its name in the registry (not needed: the class says it)
+) -> DotProductBias:
+    "The model of `state()`, every option and tensor checked first"
+    nf, y, c = _check_options(options, where)
+    _check_weights(tensors, len(vocabs[0]), len(vocabs[1]), nf, where)
+    m = cls(len(vocabs[0]), len(vocabs[1]), nf, y, centre=c)  # sizes that the tensors just read have
+    m.load_state_dict(tensors)
+    m.user_vocab, m.item_vocab = vocabs
+    return m
 
 # %% ../nbs/03_model.ipynb #4e4f108e
 def merge_models(
@@ -160,13 +216,13 @@ def merge_models(
         if m.y_range != m0.y_range or m.offset != m0.offset:
             raise ValueError(f"merge_models: the models have different output ranges ({m.y_range} vs {m0.y_range}) or centres")
     k, nf = len(models), sum(m.user_factors.weight.shape[1] for m in models)
-    out = DotProductBias(m0.user_factors.weight.shape[0], m0.item_factors.weight.shape[0], nf, m0.y_range, centre=m0.centre)
+    out = type(m0)(m0.user_factors.weight.shape[0], m0.item_factors.weight.shape[0], nf, m0.y_range, centre=m0.centre)
     with torch.no_grad():
         for n in ('user_factors', 'item_factors'):
             getattr(out, n).weight.copy_(torch.cat([getattr(m, n).weight for m in models], 1) / k**0.5)
         for n in ('user_bias', 'item_bias'):
             getattr(out, n).weight.copy_(torch.stack([getattr(m, n).weight for m in models]).mean(0))
-    out.user_vocab, out.item_vocab, out.objective = m0.user_vocab, m0.item_vocab, m0.objective
+    out.user_vocab, out.item_vocab = m0.user_vocab, m0.item_vocab
     return out.to(m0.user_factors.weight.device)
 
 # %% ../nbs/03_model.ipynb #cf2a858f
@@ -195,13 +251,13 @@ class SVDppBias(DotProductBias):
         self.implicit_factors = Embedding(n_items, n_factors)
         if rated is None: rated = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (n_users, n_items), check_invariants=True)
         if tuple(rated.shape) != (n_users, n_items): raise ValueError(f"rated must have shape {(n_users, n_items)}, not {tuple(rated.shape)}")
-        self.rated = rated  # a plain attribute, not a parameter or buffer: the training data, not weights
+        self.implicit_rows = rated  # a plain attribute, not a parameter or buffer: the training data, not weights
 
     def user_vectors(self) -> torch.Tensor:
         "Effective factors of every user: own factors plus the normalised sum of implicit factors of the items they rated"
         w = self.implicit_factors.weight
-        if self.rated.device != w.device: self.rated = self.rated.to(w.device)
-        return self.user_factors.weight + torch.sparse.mm(self.rated, w)
+        if self.implicit_rows.device != w.device: self.implicit_rows = self.implicit_rows.to(w.device)
+        return self.user_factors.weight + torch.sparse.mm(self.implicit_rows, w)
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         users, items = x[:,0], x[:,1]
