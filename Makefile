@@ -134,7 +134,10 @@ bench-accuracy: data
 	$(BIN)/python -m bench.accuracy $(ACCURACY_ARGS)
 
 bench-ranking: data
+	$(BIN)/python -m pip install -q implicit==0.7.3 lightfm-next==1.19.0  # peers for benchmarks only: never package requirements
 	$(BIN)/python -m bench.ranking
+	$(BIN)/python -m bench.ranking --split-seed 0
+	$(BIN)/python -m bench.ranking --data book-crossing
 
 bench-coldstart: data
 	$(BIN)/python -m bench.coldstart

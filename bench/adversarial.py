@@ -7,10 +7,17 @@ for the Python API), and nothing written; and, in every case, every input file a
 keeps its bytes and mtime, and no `__reduce__` payload ever runs. Anything else is a defect, listed with its reproduction.
 
 Each case runs in a forked child of this process (everything imported once: fast), with a timeout (a hang is a defect) and
-an address-space limit; a few run as real `python -m collab_recs.cli` processes, as a user's shell would run them.
+an address-space limit; a few run as real `python -m collab_recs.cli` processes, as a user's shell would run them (these
+also catch what only a fresh process meets, e.g. a method that a module not yet imported adds).
 Random kills during a save are bench/stress_save.py's: here the interrupted saves are deterministic, one per save step.
 
-Usage: python -m bench.adversarial [--quick] [--only CATEGORY[,CATEGORY]] [--timeout 60] [--json_path PATH] [--keep]
+The good models every model case starts from are trained by the current CLI: a rating model G (and V, on look-alike ids),
+an item-item model K (`--recipe itemknn --set k=20` on an interaction log), an EASE model E and a ranking model R; the
+folders O1, O2, O3 are the same rating model as collab_recs 0.2 saved it (formats 1, 2, 3), which must be refused.
+
+Usage: python -m bench.adversarial [--quick] [--category CATEGORY[,CATEGORY]] [--case REGEX] [--list_cases] [--timeout 60] [--json_path PATH] [--keep]
+  --quick: a fixed, seeded sample (QUICK_SEED) of a few cases of every category, plus the pinned ones (tests/test_adversarial.py runs it)
+  a full run writes bench/results/adversarial.json; a partial one (--quick, --category, --case) writes only to --json_path
 """
 import dataclasses, hashlib, io, json, os, pickle, re, resource, shutil, signal, socket, stat, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
@@ -19,33 +26,55 @@ from bench.common import ROOT, write_results
 
 CATEGORIES = {  # name: what it tries; (N) is the defect number in issue 15
     'out-data-loss': "(1) --out whose model/ holds foreign files, --data inside --out, training over a model",
-    'interrupted-save': "(2) a save stopped at each of its steps (deterministic), old-scheme leftovers; then load, recommend, train",
-    'onboard-answers': "(3) onboard with invalid, odd and missing answers: re-asks, keeps what was answered",
+    'interrupted-save': "(2) a save stopped at each of its steps (deterministic), collab_recs 0.2's leftovers; then load, recommend, train",
+    'onboard-answers': "(3) onboard with invalid, odd and missing answers: re-asks, keeps what was answered; onboard on each model kind",
     'empty-splits': "(4) empty training or validation splits: 1-2 ratings, --valid-pct 1e-9 / 0.999, splits without timestamps",
     'id-text': "(5) ids '007' vs '7', '+7', '-0', ' 7', ids beyond int64",
     'csv-encoding': "(6) byte-order marks, UTF-16, Latin-1, CRLF, empty, binary, mislabelled files",
     'rating-kinds': "(7) datetime, duration, boolean, text, nested, non-finite ratings (Parquet and CSV)",
     'id-types': "(8) bytes, dict, list, float, bool, datetime, ... ids through the Python API (load_ratings, then train and save)",
     'column-twice': "(9) a column named for two roles, duplicate column names",
-    'impossible-sizes': "(10) --factors 1e12, huge --synthetic-ratings, huge -n / --rounds, model sizes in the API",
+    'impossible-sizes': "(10) --factors 1e12, huge --synthetic-ratings, huge -n / --rounds / k, model sizes in the API",
     'diverged': "(11) --rating-range with inf/nan, --lr 1e10, huge ratings: nothing non-finite is saved",
-    'model-json': "(12) malformed model.json: every field x bad values, deep nesting, wrong JSON, directories",
-    'model-content': "(13) non-finite or inconsistent content with valid checksums: NaN/inf weights, y_range, vocabularies, pairs",
+    'model-json': "(12) malformed model.json (format 4): every field (format, kind, options, vocabularies, titles, meta, files) x bad values, deep nesting, wrong JSON, directories",
+    'model-content': "(13) non-finite or inconsistent content with valid checksums: NaN/inf weights, options.y_range / n_factors, vocabularies, pairs",
     'special-files': "(14) FIFOs, /dev/zero, sockets, symlink loops as model files or --data",
     'unwritable-out': "(15) --out that cannot be written (/proc, under a regular file, a file): refused before training",
-    'code-execution': "pickle payloads (__reduce__) as every file of a model folder, old-format weights.pt/rated.pt, --data",
+    'code-execution': "pickle payloads (__reduce__) as every file of a model folder (rating and item-item), beside it, in 0.2's leftovers, as --data",
     'tensor-files': "truncated, modified, garbage, empty, missing and swapped tensor files",
-    'old-formats': "formats 1 and 2 (torch files): read, checked, replaced by a new save",
-    'cli-usage': "bad options and arguments: unknown ids, -n 0, missing --model, evaluate with both/neither source",
+    'item-item-content': "item-item folders with valid checksums: CSR indptr not rising or of the wrong length, indices out of range, nnz disagreeing, NaN weights, the rated file missing, kind swapped",
+    'old-formats-refused': "formats 1, 2 and 3 (collab_recs 0.2: torch weights.pt/rated.pt, safetensors with old fields): refused in one line by every reader, never unpickled, never overwritten",
+    'cli-usage': "bad options and arguments: unknown ids (a newcomer's list for ranking and item-item models), -n 0, --set, tune, evaluate with both/neither source",
 }
 
 DOCUMENTED = {'RatingsError', 'ModelFileError', 'UnknownIdError', 'ModelTooLargeError', 'TrainingDivergedError', 'CatalogueTooLargeError',
               'ValueError', 'FileExistsError', 'PermissionError', 'FileNotFoundError', 'NotADirectoryError'}
 FORBIDDEN = {'AttributeError', 'KeyError', 'TypeError', 'RecursionError', 'OverflowError', 'IndexError', 'MemoryError', 'AssertionError',
-             'UnpicklingError', 'JSONDecodeError', 'UnicodeDecodeError', 'IsADirectoryError', 'RuntimeError', 'ZeroDivisionError'}
+             'UnpicklingError', 'JSONDecodeError', 'UnicodeDecodeError', 'IsADirectoryError', 'RuntimeError', 'ZeroDivisionError', 'NotImplementedError'}
 OURS = re.compile(r'model\.json|(weights|rated)-[0-9a-f]{16}\.safetensors|\..+\.tmp-.*|metrics\.json|.*\.png')  # names train writes
 LOCK = '.collab_recs.lock'
 ERROR_LINE = re.compile(r'collab-recs( \w+)?: error: ')
+TRAINING = re.compile(r'^Training recipe ', re.M)  # train's banner: a refusal printed after it came only after training
+NEWCOMER_NOTE = re.compile(r"is not in the model's training data")  # recommend's note on stderr for an unknown user of a ranking/item-item model
+QUICK_SEED, QUICK_PER_CATEGORY = 15, 5  # --quick: this many cases of every category, drawn with this seed, plus the pinned ones
+PINNED = (  # always in --quick: what changed in format 4 and the model kinds, and what only a real process meets
+    "old-formats-refused/a good format-2 model [recommend]", "old-formats-refused/a good format-3 model [load_model]",
+    "old-formats-refused/format 2: weights.pt a torch file with a payload (checksum updated) [load_model]",
+    "old-formats-refused/format 1: weights.pt a raw pickle [onboard]",
+    "old-formats-refused/recommend on a format-2 model whose weights.pt holds a payload [a real process]",
+    "item-item-content/a good item-item model (K) [recommend]", "item-item-content/indptr not rising (one row pointer above the next) [load_model]",
+    "item-item-content/the rated file missing, and its entry (an item-item model needs its pairs) [recommend]",
+    "item-item-content/options.nnz one more than the tensors [similar]", "item-item-content/kind 'rating' (sparse weights read as a rating model) [evaluate]",
+    "model-json/kind 'os:system' (a callable's path) [recommend]", "model-content/options.y_range [0, NaN] [load_model]",
+    "interrupted-save/crash at 'config written' of an item-item save over a rating model, then recommend",
+    "onboard-answers/onboard an item-item model, answers: 4, Enter, 5", "onboard-answers/onboard a ranking model, answers: 4, Enter, 5",
+    "cli-usage/recommend an unknown user of a ranking model: a newcomer's list [a real process]",
+    "cli-usage/recommend an unknown user of an item-item model: a newcomer's list [a real process]",
+    "cli-usage/recommend an unknown user of a rating model [a real process]", "cli-usage/train --recipe itemknn --set k=0",
+    # one case of each defect found in format 4's first matrix (tests/test_adversarial.py marks them xfail, strict: a fix shows)
+    "model-json/kind ['rating'] [recommend]", "model-json/meta.options.set null [evaluate]", "cli-usage/train --recipe itemknn --set k=true",
+    "impossible-sizes/train --recipe ranking-sampled --set n_negatives=10**12", "cli-usage/recommend an unknown user of an item-item model, --out an existing file",
+)
 
 @dataclasses.dataclass
 class Case:
@@ -57,13 +86,18 @@ class Case:
     expect: str = 'refused'  # 'ok', 'refused' or 'either' (a clean refusal or a sane success)
     contains: str = None     # text the refusal's message must contain (case-insensitive)
     setup: object = None     # setup(ws): builds the case's folder ws['d'] (and may add to ws)
-    check: object = None     # check(ws, stdout) -> a problem (str) or None, after a success (in this process)
+    check: object = None     # check(ws, stdout) -> a problem (str) or None, after a success (in this process; ws['stderr'] holds stderr)
     writes: bool = False     # the command writes outputs (train): files train writes may change in the case folder
     may_change: str = None   # a regex of paths (relative to the case folder) that may legitimately change or go
     errors: tuple = None     # Python API: the exception names accepted as a refusal (default: DOCUMENTED)
     real: bool = False       # run as a real `python -m collab_recs.cli` process
     before_training: bool = False  # a refused train must refuse before it trains
     timeout: float = None
+    pin: bool = False        # always in the --quick sample
+    heavy: bool = False      # never drawn into the --quick sample (minutes of CPU)
+
+    @property
+    def id(self) -> str: return f"{self.cat}/{self.name}"
 
 CASES = []
 def add(cat, name, **kw):
@@ -80,6 +114,10 @@ def fill(o, ws):
 
 def train_argv(data='{in}/ratings.csv', *extra, out='{out}'):
     return ['train', '--data', data, '--out', out, '--recipe', 'fast', '--factors', '4', '--epochs', '1', '--no-plots', '--show-recs', '0', *extra]
+
+def knn_argv(data='{in}/interactions.csv', *extra, out='{out}', recipe='itemknn'):
+    "train an item-item recipe (no --factors/--epochs: options of another kind are refused)"
+    return ['train', '--data', data, '--out', out, '--recipe', recipe, '--set', 'k=20', '--no-plots', '--show-recs', '0', *extra]
 
 def eval_argv(data='{in}/ratings.csv', *extra):
     return ['evaluate', '--data', data, '--recipe', 'fast', '--factors', '4', '--epochs', '1', '--json', *extra]
@@ -178,17 +216,34 @@ def fingerprint(root:Path) -> dict:
 
 def used_files(folder:Path) -> set:
     cfg = cfg_of(folder)
-    return {'model.json', *(f['name'] for f in cfg['files'].values())} if 'files' in cfg else {'model.json', 'weights.pt', 'rated.pt'}
+    return {'model.json', *(f['name'] for f in cfg['files'].values())}
 
-def model_problem(folder:Path, leftovers:bool=True) -> str|None:
-    "What is wrong with the model saved in `folder` (None: it loads, its weights are finite, nothing is left over)"
-    import torch
+def loaded_problem(m) -> str|None:
+    "What is wrong with a model that load_model returned (None: finite weights, a sane output range, finite scores)"
+    import torch, numpy as np
+    if hasattr(m, 'state_dict'):
+        if not all(torch.isfinite(t).all() for t in m.state_dict().values()): return "non-finite weights"
+    if getattr(m, 'weights', None) is not None:  # an item-item model: sparse weights
+        W = m.weights
+        if W.shape != (m.n_items, m.n_items): return f"item-item weights of shape {W.shape} for {m.n_items} items"
+        if not np.isfinite(W.data).all(): return "non-finite item-item weights"
+    if getattr(m, 'predicts_ratings', False):
+        y = m.y_range
+        if not (all(np.isfinite(y)) and y[0] < y[1]): return f"y_range {y}"
+    s = m.score(torch.arange(1, min(4, m.n_users)))
+    if not torch.isfinite(s).all(): return "non-finite scores"
+    return None
+
+def model_problem(folder:Path, leftovers:bool=True, before:dict=None) -> str|None:
+    "What is wrong with the model saved in `folder` (None: it loads, is sane, nothing is left over beside what was there `before`)"
     from collab_recs.save import load_model
     try: m = load_model(folder)
     except Exception as e: return f"the saved model does not load: {type(e).__name__}: {e}"
-    if not all(torch.isfinite(t).all() for t in m.state_dict().values()): return "the saved model has non-finite weights"
+    prob = loaded_problem(m)
+    if prob: return f"the saved model: {prob}"
     if leftovers:
-        left = sorted(set(os.listdir(folder)) - used_files(folder) - {LOCK}) + sorted(n for n in os.listdir(folder.parent) if n.startswith('.model.'))
+        there = {os.path.basename(k) for k in (before or {})}  # a sibling .model.* the user (or collab_recs 0.2) left is not ours to remove
+        left = sorted(set(os.listdir(folder)) - used_files(folder) - {LOCK}) + sorted(n for n in os.listdir(folder.parent) if n.startswith('.model.') and n not in there)
         if left: return f"leftovers after a successful save: {left}"
     return None
 
@@ -196,12 +251,13 @@ def check_trained(key='out'):
     "check: the train wrote a loadable, finite model and finite metrics, with no leftovers"
     def check(ws, stdout):
         out = Path(ws[key])
-        prob = model_problem(out/'model')
+        prob = model_problem(out/'model', before=ws.get('before'))
         if prob: return prob
         try: m = json.loads((out/'metrics.json').read_text())
         except Exception as e: return f"metrics.json: {type(e).__name__}: {e}"
         bad = [k for k, v in m.items() if isinstance(v, float) and v != v or v in (float('inf'), float('-inf'))]
-        if bad or re.search(r'\bnan\b', stdout, re.I): return f"non-finite metrics: {bad or stdout[-300:]}"
+        said = '\n'.join(l for l in stdout.splitlines() if not TRAINING.match(l))  # the banner repeats the options, NaN ones too
+        if bad or re.search(r'\bnan\b', said, re.I): return f"non-finite metrics: {bad or stdout[-300:]}"
         return None
     return check
 
@@ -227,6 +283,37 @@ def check_text(pattern:str, absent:str=r'\bnan\b|\binf\b'):
         return None
     return check
 
+def check_kept(prefix:str):
+    "check: everything under `prefix` (relative to the case folder) is as it was before the command (files train writes included)"
+    def check(ws, stdout):
+        before = {k: v for k, v in ws['before'].items() if k == prefix or k.startswith(prefix + '/')}
+        if not before: return f"the case set up nothing under {prefix}"
+        after = fingerprint(ws['d'])
+        changed = sorted(k for k, v in before.items() if after.get(k) != v)
+        return f"{prefix}: {changed[:4]} changed or deleted" if changed else None
+    return check
+
+def checks(*fs):
+    "check: the first problem any of `fs` finds"
+    def check(ws, stdout):
+        for f in fs:
+            prob = f(ws, stdout)
+            if prob: return prob
+        return None
+    return check
+
+def check_newcomer(user:str, n:int=None):
+    "check: recommend --json for an unknown user of a ranking or item-item model: a newcomer's list for `user`, said so on stderr"
+    def check(ws, stdout):
+        prob = check_json('score')(ws, stdout)
+        if prob: return prob
+        recs = json.loads([l for l in stdout.splitlines() if l.strip().startswith('[')][-1])
+        if {str(r.get('user')) for r in recs} != {user}: return f"asked for user {user!r}, got records of {sorted({str(r.get('user')) for r in recs})}"
+        if n is not None and len(recs) != n: return f"{len(recs)} records, expected {n}"
+        if not NEWCOMER_NOTE.search(ws.get('stderr', '')): return f"no note on stderr that the user is new: {ws.get('stderr', '')[-300:]!r}"
+        return None
+    return check
+
 # --------------------------------------------------------------------------------------------------------- the inputs
 def make_inputs(ins:Path):
     "Every input file the cases read (run in a child: pyarrow's threads stay out of this process, which forks)"
@@ -236,6 +323,7 @@ def make_inputs(ins:Path):
     df = synthetic_ratings(n_users=60, n_items=40, n_ratings=800, seed=0).ratings[['user', 'item', 'rating']].reset_index(drop=True)
     csv = df.to_csv(index=False)
     (ins/'ratings.csv').write_text(csv)
+    df[['user', 'item']].to_csv(ins/'interactions.csv', index=False)  # an interaction log: who has what, no ratings
     df.assign(title='Film ' + df.item.astype(str)).to_csv(ins/'titled.csv', index=False)
     df.head(1).to_csv(ins/'tiny1.csv', index=False)
     df.head(2).to_csv(ins/'tiny2.csv', index=False)
@@ -308,31 +396,43 @@ def make_inputs(ins:Path):
     (ins/'payload.csv').write_bytes(pickle.dumps(Evil(ins.parent/'PWNED')))
     (ins/'payload.parquet').write_bytes(pickle.dumps(Evil(ins.parent/'PWNED')))
 
+BASES = {'G': 'rating', 'V': 'rating', 'K': 'itemknn', 'E': 'ease', 'R': 'ranking', 'O1': 'format 1', 'O2': 'format 2', 'O3': 'format 3'}
+
 def make_models(t:Path, timeout:float):
-    "The good model G (trained by the CLI), and G2/G1: the same model in the old formats 2 and 1 (torch files)"
+    """The good models, each trained by the current CLI: G (rating, --recipe fast), V (rating, on look-alike ids), K (item-item,
+    --recipe itemknn --set k=20 on an interaction log), E (--recipe ease) and R (--recipe ranking); and O1, O2, O3: model G as
+    collab_recs 0.2 saved it (formats 1 and 2: torch weights.pt/rated.pt, with checksums in 2; format 3: safetensors files and
+    the old top-level fields), which the package must now refuse"""
     import torch
-    from collab_recs.save import load_model
-    res = run_child(lambda: __import__('collab_recs.cli').cli.main(train_argv(str(t/'in'/'ratings.csv'), '--seed', '0', out=str(t/'base'/'gout'))),
-                    t/'logs', 'base', t, timeout=max(timeout, 300))
-    if res.get('rc') != 0: sys.exit(f"could not train the base model: {res} {(t/'logs'/'base.err').read_text()[-2000:]}")
+    from safetensors.torch import load as st_load
+    runs = {'G': train_argv(str(t/'in'/'ratings.csv'), '--seed', '0', out=str(t/'base'/'G-out')),
+            'V': train_argv(str(t/'in'/'users_variants.csv'), '--seed', '0', out=str(t/'base'/'V-out')),
+            'K': knn_argv(str(t/'in'/'interactions.csv'), '--seed', '0', out=str(t/'base'/'K-out')),
+            'E': knn_argv(str(t/'in'/'interactions.csv'), '--seed', '0', out=str(t/'base'/'E-out'), recipe='ease'),
+            'R': ['train', '--data', str(t/'in'/'interactions.csv'), '--out', str(t/'base'/'R-out'), '--recipe', 'ranking', '--factors', '4', '--epochs', '1',
+                  '--no-plots', '--show-recs', '0', '--seed', '0']}
+    for name, argv in runs.items():
+        res = run_child(lambda: __import__('collab_recs.cli').cli.main(argv), t/'logs', f'base-{name}', t, timeout=max(timeout, 300))
+        if res.get('rc') != 0: raise RuntimeError(f"could not train the base model {name} ({' '.join(argv)}): {res.get('rc')} {tail(res.get('stderr', ''), 2000)}")
+        os.replace(t/'base'/f'{name}-out'/'model', t/'base'/name)
+        shutil.rmtree(t/'base'/f'{name}-out')
     g = t/'base'/'G'
-    os.replace(t/'base'/'gout'/'model', g)
-    m = load_model(g)
     cfg = cfg_of(g)
-    for fmt, checked in ((2, True), (1, False)):
-        p = t/'base'/f'G{fmt}'; p.mkdir()
-        torch.save({k: v.detach().clone() for k, v in m.state_dict().items()}, p/'weights.pt')
-        torch.save({'pairs': m.rated.to(torch.int32), 'ratings': m.ratings}, p/'rated.pt')
-        c = {k: v for k, v in cfg.items() if k != 'files'}
-        c['format'] = f'collab_recs/DotProductBias/{fmt}'
-        if checked: c['sha256'] = {n: sha((p/n).read_bytes()) for n in ('weights.pt', 'rated.pt')}
+    sd = st_load((g/cfg['files']['weights']['name']).read_bytes())
+    rated = st_load((g/cfg['files']['rated']['name']).read_bytes())
+    o = cfg['options']
+    old = dict(n_users=len(cfg['user_vocab']), n_items=len(cfg['item_vocab']), n_factors=o['n_factors'], y_range=o['y_range'], centre=o['centre'],
+               user_vocab=cfg['user_vocab'], item_vocab=cfg['item_vocab'], titles=cfg['titles'], meta=cfg['meta'], objective='rating')
+    for fmt in (1, 2):
+        p = t/'base'/f'O{fmt}'; p.mkdir()
+        torch.save({k: v.clone() for k, v in sd.items()}, p/'weights.pt')
+        torch.save({'pairs': rated['pairs'].to(torch.int32), 'ratings': rated['ratings']}, p/'rated.pt')
+        c = dict(format=f'collab_recs/DotProductBias/{fmt}', **old)
+        if fmt == 2: c['sha256'] = {n: sha((p/n).read_bytes()) for n in ('weights.pt', 'rated.pt')}
         (p/'model.json').write_text(json.dumps(c))
-    # a model trained on ids '007' and '7' (and other look-alikes)
-    res = run_child(lambda: __import__('collab_recs.cli').cli.main(train_argv(str(t/'in'/'users_variants.csv'), '--seed', '0', out=str(t/'base'/'vout'))),
-                    t/'logs', 'base-ids', t, timeout=max(timeout, 300))
-    if res.get('rc') != 0: sys.exit(f"could not train the ids model: {res} {(t/'logs'/'base-ids.err').read_text()[-2000:]}")
-    os.replace(t/'base'/'vout'/'model', t/'base'/'V')
-    for d in ('gout', 'vout'): shutil.rmtree(t/'base'/d)
+    p = t/'base'/'O3'
+    shutil.copytree(g, p)
+    (p/'model.json').write_text(json.dumps(dict(format='collab_recs/DotProductBias/3', **old, files=cfg['files'])))
 
 # ----------------------------------------------------------------------------------------------------- running a case
 def _limit_memory(extra_gib:int=4):
@@ -445,7 +545,7 @@ def judge(case:Case, r:dict, ws:dict, before:dict, after:dict, ins_before:dict, 
     if outcome == 'refused':
         msg = r.get('msg', '') if case.fn is not None else ' '.join(l for l in r.get('stderr', '').splitlines() if ERROR_LINE.match(l))
         if case.contains and not re.search(case.contains, msg, re.I): problems.append(f"the message lacks {case.contains!r}")
-        if case.before_training and 'Training DotProductBias' in r.get('stdout', ''): problems.append("refused only after training")
+        if case.before_training and TRAINING.search(r.get('stdout', '')): problems.append("refused only after training")
     # files: inputs, and everything in the case folder the case had no business changing
     for rel, v in ins_before.items():
         if ins_after.get(rel) != v: lost.append(f"input {rel} {'deleted' if rel not in ins_after else 'changed'}")
@@ -467,29 +567,32 @@ def judge(case:Case, r:dict, ws:dict, before:dict, after:dict, ins_before:dict, 
     return problems, outcome, bool(lost)
 
 # ------------------------------------------------------------------------------------------------------------ the cases
-def define_cases(quick:bool):
+def define_cases():
+    "Fill CASES with the whole matrix (`quick_sample` draws --quick's cases from it)"
     import numpy as np
+    CASES.clear()
     G = lambda mutate=None, base='G': model_setup(base, mutate)
+    K = lambda mutate=None, base='K': model_setup(base, mutate)
     T = train_argv
 
-    # readers of a model folder: the Python API and each CLI command
+    # readers of a model folder: the Python API and each CLI command (checks by model kind: a rating model has an RMSE, ...)
     def api_load(ws):
-        import torch
         from collab_recs.save import load_model
-        m = load_model(ws['model'])
-        assert all(torch.isfinite(t).all() for t in m.state_dict().values()), "load_model returned non-finite weights"
-        assert all(np.isfinite(m.y_range)) and m.y_range[0] < m.y_range[1], f"load_model returned y_range {m.y_range}"
-    readers = {
-        'load_model': dict(fn=api_load, errors=('ModelFileError',)),
-        'recommend': dict(argv=['recommend', '--model', '{model}', '--user', '3', '-n', '3', '--json'], check=check_json('score')),
-        'similar': dict(argv=['similar', '--model', '{model}', '--item', '3', '-n', '3', '--json'], check=check_json('similarity')),
-        'evaluate': dict(argv=['evaluate', '--model', '{model}', '--json'], check=check_json('rmse', last_only=True)),
-        'onboard': dict(argv=['onboard', '--model', '{model}', '--rounds', '1', '--per-round', '2', '-n', '3'], stdin='4\n\n',
-                        check=check_text(r'From your 1 rating')),
-    }
-    if quick: readers = {k: readers[k] for k in ('load_model', 'recommend')}
-    def against_readers(cat, name, setup, expect='refused', contains=None, only=None, **kw):
-        for rname, r in readers.items():
+        prob = loaded_problem(load_model(ws['model']))
+        assert prob is None, f"load_model returned a model with {prob}"
+    evaluate_field = {'rating': 'rmse', 'ranking': 'ndcg@10', 'itemknn': 'ndcg@10', 'ease': 'ndcg@10'}
+    onboarded = {'rating': r'From your 1 rating', 'ranking': r'From the 1 item'}
+    def readers_of(kind):
+        r = {'load_model': dict(fn=api_load, errors=('ModelFileError',)),
+             'recommend': dict(argv=['recommend', '--model', '{model}', '--user', '3', '-n', '3', '--json'], check=check_json('score')),
+             'similar': dict(argv=['similar', '--model', '{model}', '--item', '3', '-n', '3', '--json'], check=check_json('similarity')),
+             'evaluate': dict(argv=['evaluate', '--model', '{model}', '--json'], check=check_json(evaluate_field.get(kind, 'rmse'), last_only=True)),
+             'onboard': dict(argv=['onboard', '--model', '{model}', '--rounds', '1', '--per-round', '2', '-n', '3'], stdin='4\n\n',
+                             check=check_text(onboarded.get(kind, r'From your 1 rating')))}
+        if kind in ('itemknn', 'ease'): del r['onboard']  # onboarding an item-item model is tried on its own (onboard-answers), not once per corruption
+        return r
+    def against_readers(cat, name, setup, expect='refused', contains=None, only=None, kind='rating', **kw):
+        for rname, r in readers_of(kind).items():
             if only and rname not in only: continue
             add(cat, f"{name} [{rname}]", setup=setup, expect=expect, contains=contains if rname != 'load_model' else None, **{**r, **kw})
 
@@ -536,6 +639,12 @@ def define_cases(quick:bool):
         expect='ok', writes=True, check=check_trained())
     add('out-data-loss', "train --out OUT into an empty model/ folder", argv=T(), setup=lambda ws: (ws['d']/'out'/'model').mkdir(parents=True),
         expect='ok', writes=True, check=check_trained())
+    add('out-data-loss', "train --recipe itemknn --out OUT over a rating model (replaced by an item-item one)", argv=knn_argv(), setup=model_setup('G', where='out/model'),
+        expect='ok', writes=True, check=check_trained())
+    add('out-data-loss', "train --out OUT over an item-item model (replaced by a rating one)", argv=T(), setup=model_setup('K', where='out/model'),
+        expect='ok', writes=True, check=check_trained())
+    add('out-data-loss', "train --recipe ease --out OUT: OUT/model holds a text file and an item-item model", argv=knn_argv(recipe='ease'),
+        setup=lambda ws: (model_setup('K', where='out/model')(ws), (ws['d']/'out'/'model'/'notes.txt').write_text('mine')), contains='did not write', before_training=True)
     def save_api(target, setup_fn):
         def fn(ws):
             from collab_recs.save import save_model, load_model
@@ -546,22 +655,26 @@ def define_cases(quick:bool):
     add('out-data-loss', "save_model onto a path that is a file", fn=save_api('m', None), setup=lambda ws: (ws['d']/'m').write_text('mine'), errors=('FileExistsError',))
     add('out-data-loss', "save_model over a good model (Python API)", fn=save_api('model', None), setup=G(), expect='ok', writes=True,
         check=lambda ws, o: model_problem(ws['model']))
+    def save_knn_over(ws):
+        from collab_recs.save import save_model, load_model
+        save_model(load_model(ws['base']/'K'), ws['model'])
+    add('out-data-loss', "save_model of an item-item model over a rating model (Python API)", fn=save_knn_over, setup=G(), expect='ok', writes=True,
+        check=lambda ws, o: model_problem(ws['model']) or (None if cfg_of(ws['model'])['kind'] == 'itemknn' else f"kind {cfg_of(ws['model'])['kind']!r} after the save"))
     add('out-data-loss', "recommend --out onto an input file without --overwrite", argv=['recommend', '--model', '{model}', '--all', '-n', '2', '--out', '{d}/keep.csv'],
         setup=lambda ws: G()(ws) or shutil.copy2(ws['in']/'ratings.csv', ws['d']/'keep.csv'), contains='overwrite')
 
     # ---- (2) interrupted saves, deterministic
     steps = ('locked', 'weights written', 'weights in place', 'rated written', 'rated in place', 'config written', 'config in place', 'old file removed')
-    def crashed(step, first):
+    def crashed(step, first, recipe='fast'):
         def setup(ws):
             if not first: model_setup('G', where='out/model')(ws)
-            r = run_child(lambda: _crash_train(ws, step), ws['logs'], f"{ws['tag']}-crash", ws['d'], timeout=ws['timeout'])
+            r = run_child(lambda: _crash_train(ws, step, recipe), ws['logs'], f"{ws['tag']}-crash", ws['d'], timeout=ws['timeout'])
             if r.get('rc') != 0: raise RuntimeError(f"the simulated crash at {step!r} did not happen: {r.get('msg') or tail(r['stderr'], 300)}")
         return setup
     def follow_load(ws):
-        import torch
         from collab_recs.save import load_model
-        m = load_model(ws['out']/'model')
-        assert all(torch.isfinite(t).all() for t in m.state_dict().values())
+        prob = loaded_problem(load_model(ws['out']/'model'))
+        assert prob is None, f"load_model returned a model with {prob}"
     for first in (False, True):
         for step in steps:
             if first and step == 'old file removed': continue
@@ -573,31 +686,42 @@ def define_cases(quick:bool):
                     writes=True, expect='ok', check=check_json('score'))
             add('interrupted-save', f"{what}, then train again", argv=T('{in}/ratings.csv', '--seed', '9'), setup=crashed(step, first), writes=True,
                 expect='ok', check=check_trained())
-    def old_scheme(kind, with_model):
+    for step in steps:  # an item-item model (sparse weights and the required pairs) saved over a rating model
+        what = f"crash at '{step}' of an item-item save over a rating model"
+        add('interrupted-save', f"{what}, then load_model", fn=follow_load, setup=crashed(step, False, 'itemknn'), writes=True, expect='ok', errors=('ModelFileError',))
+        add('interrupted-save', f"{what}, then recommend", argv=['recommend', '--model', '{out}/model', '--user', '3', '--json'], setup=crashed(step, False, 'itemknn'),
+            writes=True, expect='ok', check=check_json('score'))
+    # collab_recs 0.2 saved through sibling folders (.model.tmp-PID, renamed over, .model.old-PID): no longer recovered on purpose (its
+    # formats are refused), so such a folder is the user's to keep: never read, never removed
+    def old_scheme(kind, with_model, base='O2'):
         def setup(ws):
             if with_model: model_setup('G', where='out/model')(ws)
-            model_setup('G2', where=f'out/.model.{kind}-4242')(ws)
+            model_setup(base, where=f'out/.model.{kind}-4242')(ws)
         return setup
-    add('interrupted-save', "old-scheme save killed between its renames (.model.old-PID, no model/): load_model", fn=lambda ws: follow_load(ws),
-        setup=old_scheme('old', False), may_change=r'^out/', errors=('ModelFileError',), expect='ok')
-    add('interrupted-save', "old-scheme save killed between its renames: recommend", argv=['recommend', '--model', '{out}/model', '--user', '3', '--json'],
-        setup=old_scheme('old', False), may_change=r'^out/', expect='ok', check=check_json('score'))
-    add('interrupted-save', "old-scheme save killed between its renames: train", argv=T(), setup=old_scheme('old', False), may_change=r'^out/', writes=True,
-        expect='ok', check=check_trained())
-    add('interrupted-save', "old-scheme .model.tmp-PID folder beside a model: train removes it", argv=T(), setup=old_scheme('tmp', True),
-        may_change=r'^out/\.model\.tmp', writes=True, expect='ok', check=check_trained())
+    add('interrupted-save', "0.2's save killed between its renames (.model.old-PID, no model/): load_model refuses", fn=follow_load,
+        setup=old_scheme('old', False), errors=('ModelFileError',), contains='not a saved model')
+    add('interrupted-save', "0.2's save killed between its renames: recommend refuses", argv=['recommend', '--model', '{out}/model', '--user', '3', '--json'],
+        setup=old_scheme('old', False), contains='not a saved model')
+    add('interrupted-save', "0.2's save killed between its renames: train writes model/ and leaves .model.old-PID", argv=T(), setup=old_scheme('old', False),
+        writes=True, expect='ok', check=checks(check_trained(), check_kept('out/.model.old-4242')))
+    add('interrupted-save', "0.2's .model.tmp-PID folder (format 3) beside a model: train leaves it", argv=T(), setup=old_scheme('tmp', True, 'O3'),
+        writes=True, expect='ok', check=checks(check_trained(), check_kept('out/.model.tmp-4242')))
     def foreign_tmp(ws):
         model_setup('G', where='out/model')(ws); (ws['d']/'out'/'.model.tmp-mine').mkdir(); (ws['d']/'out'/'.model.tmp-mine'/'notes.txt').write_text('mine')
     add('interrupted-save', "a user's folder named .model.tmp-mine beside the model: train leaves it", argv=T(), setup=foreign_tmp, writes=True, expect='ok',
         check=lambda ws, o: None if (ws['out']/'.model.tmp-mine'/'notes.txt').exists() else "the user's .model.tmp-mine/notes.txt is gone")
-    def stray(ws):
-        model_setup('G', where='out/model')(ws)
-        p = ws['d']/'out'/'model'
-        (p/'.weights.safetensors.tmp-99999').write_bytes(b'half'); (p/'.model.json.tmp-99999').write_text('{')
-        shutil.copy2(ws['base']/'G2'/'weights.pt', p/'weights-0123456789abcdef.safetensors')
-    add('interrupted-save', "temporary files and an unused tensor file of a killed save: load_model", fn=follow_load, setup=stray, writes=True, expect='ok',
-        errors=('ModelFileError',))
-    add('interrupted-save', "temporary files and an unused tensor file of a killed save: train", argv=T(), setup=stray, writes=True, expect='ok', check=check_trained())
+    def stray(base):
+        def setup(ws):
+            model_setup(base, where='out/model')(ws)
+            p = ws['d']/'out'/'model'
+            (p/'.weights.safetensors.tmp-99999').write_bytes(b'half'); (p/'.model.json.tmp-99999').write_text('{')
+            shutil.copy2(ws['base']/'O2'/'weights.pt', p/'weights-0123456789abcdef.safetensors')  # a torch file so named: removed, never read
+        return setup
+    for base, what in (('G', ''), ('K', ' (item-item model)')):
+        add('interrupted-save', f"temporary files and an unused tensor file of a killed save{what}: load_model", fn=follow_load, setup=stray(base), writes=True, expect='ok',
+            errors=('ModelFileError',))
+        add('interrupted-save', f"temporary files and an unused tensor file of a killed save{what}: train", argv=T(), setup=stray(base), writes=True, expect='ok',
+            check=check_trained())
 
     # ---- (3) onboarding answers
     ob = ['onboard', '--model', '{model}', '--rounds', '2', '--per-round', '3', '-n', '3']
@@ -614,10 +738,16 @@ def define_cases(quick:bool):
             check=check_text(f'{must}[\\s\\S]*{pat}' if must else pat))
     add('onboard-answers', "onboard --rounds 1000000000 --per-round 1000000000, EOF at once", argv=['onboard', '--model', '{model}', '--rounds', '1000000000',
         '--per-round', '1000000000'], stdin='', setup=G(), expect='ok', check=check_text(r'No ratings given'))
-    add('onboard-answers', "onboard on a format-1 model (no checksums)", argv=ob, stdin='4\n', setup=G(base='G1'), expect='ok', check=check_text(r'From your 1 rating'))
-    if not quick:
-        add('onboard-answers', "printf '99\\n-1\\nabc\\n4\\n' | python -m collab_recs.cli onboard (a real process)", argv=ob, stdin='99\n-1\nabc\n4\n', setup=G(),
-            expect='ok', real=True, check=check_text(r'From your 1 rating'))
+    add('onboard-answers', "printf '99\\n-1\\nabc\\n4\\n' | python -m collab_recs.cli onboard (a real process)", argv=ob, stdin='99\n-1\nabc\n4\n', setup=G(),
+        expect='ok', real=True, check=check_text(r'From your 1 rating'))
+    # onboarding a model of each other kind: answers are 'have it' (any text) or Enter; an item-item model may also refuse, in one line
+    for base, kind in (('R', 'a ranking'), ('K', 'an item-item'), ('E', 'an EASE')):
+        for name, text, n in (("4, Enter, 5", '4\n\n5\n', 2), ("nothing (EOF at once)", '', 0), ("q", 'q\n', 0)):
+            pat = r'From the %d item' % n if n else r'No ratings given'
+            add('onboard-answers', f"onboard {kind} model, answers: {name}", argv=ob, stdin=text, setup=model_setup(base), expect='ok' if base == 'R' else 'either',
+                check=check_text(pat))
+        add('onboard-answers', f"onboard {kind} model (a real process)", argv=ob, stdin='4\n', setup=model_setup(base), expect='ok' if base == 'R' else 'either',
+            real=True, check=check_text(r'From the 1 item'))
 
     # ---- (4) empty splits
     for name, argv, expect in [("2 ratings", T('{in}/tiny2.csv'), 'refused'), ("1 rating", T('{in}/tiny1.csv'), 'refused'),
@@ -808,6 +938,16 @@ def define_cases(quick:bool):
                             ("similar --min-ratings 10**18", ['similar', '--model', '{model}', '--item', '3', '--min-ratings', str(10**18), '--json'], check_json('similarity', allow_empty=True)),
                             ("evaluate --model --k 10**18", ['evaluate', '--model', '{model}', '--k', str(10**18), '--json'], check_json('rmse', last_only=True))]:
         add('impossible-sizes', name, argv=argv, setup=G(), expect='either' if name.startswith('evaluate') else 'ok', check=chk, writes=True)  # evaluate refuses k beyond the catalogue, by design
+    for name, argv in [("--recipe itemknn --set k=10**12 (more neighbours than items)", knn_argv('{in}/interactions.csv', '--set', f'k={10**12}')),
+                       ("--recipe ease --set k=10**12", knn_argv('{in}/interactions.csv', '--set', f'k={10**12}', recipe='ease')),
+                       ("--recipe ranking-sampled --set n_negatives=10**12", ['train', '--data', '{in}/interactions.csv', '--out', '{out}', '--recipe', 'ranking-sampled',
+                        '--factors', '4', '--epochs', '1', '--set', f'n_negatives={10**12}', '--no-plots', '--show-recs', '0'])]:
+        add('impossible-sizes', f"train {name}", argv=argv, expect='either', writes=True, check=check_trained(), timeout=120)
+    for name, argv, chk in [("recommend -n 10**18 (item-item model)", ['recommend', '--model', '{model}', '--user', '3', '-n', str(10**18), '--json'], check_json('score')),
+                            ("recommend --user unknown -n 10**18 (item-item model: a newcomer's list)", ['recommend', '--model', '{model}', '--user', 'nosuch', '-n', str(10**18), '--json'],
+                             check_newcomer('nosuch')),
+                            ("similar -n 10**18 (item-item model)", ['similar', '--model', '{model}', '--item', '3', '-n', str(10**18), '--json'], check_json('similarity'))]:
+        add('impossible-sizes', name, argv=argv, setup=K(), expect='ok', check=chk)
     def api_size(kind):
         def fn(ws):
             from collab_recs.model import DotProductBias, check_model_size
@@ -831,11 +971,10 @@ def define_cases(quick:bool):
         contains='diverged')
     add('diverged', "train --lr 1e10 --recipe standard over a good model (kept as it was)", argv=T('{in}/ratings.csv', '--lr', '1e10', '--recipe', 'standard'),
         setup=model_setup('G', where='out/model'), contains='diverged')
-    if not quick:
-        add('diverged', "train --lr 1e10 --recipe standard [a real process]", argv=T('{in}/ratings.csv', '--lr', '1e10', '--recipe', 'standard'), contains='diverged', real=True)
-        add('impossible-sizes', "train --data synthetic --synthetic-ratings 10**12 [a real process, no memory limit]", argv=T('synthetic', '--synthetic-ratings', str(10**12)), real=True)
-        add('impossible-sizes', "evaluate --model --k 10**18 [a real process, no memory limit]", argv=['evaluate', '--model', '{model}', '--k', str(10**18), '--json'], setup=G(), real=True,
-            expect='either', check=check_json('rmse', last_only=True))
+    add('diverged', "train --lr 1e10 --recipe standard [a real process]", argv=T('{in}/ratings.csv', '--lr', '1e10', '--recipe', 'standard'), contains='diverged', real=True)
+    add('impossible-sizes', "train --data synthetic --synthetic-ratings 10**12 [a real process, no memory limit]", argv=T('synthetic', '--synthetic-ratings', str(10**12)), real=True)
+    add('impossible-sizes', "evaluate --model --k 10**18 [a real process, no memory limit]", argv=['evaluate', '--model', '{model}', '--k', str(10**18), '--json'], setup=G(), real=True,
+        expect='either', check=check_json('rmse', last_only=True))
     add('diverged', "evaluate --data --lr 1e10 --recipe standard", argv=eval_argv('{in}/ratings.csv', '--lr', '1e10', '--recipe', 'standard'), contains='diverged')
     for name, extra in [("--lr 1e10 (fast)", ['--lr', '1e10']), ("--lr 1e30 (fast)", ['--lr', '1e30']), ("--wd 1e30", ['--wd', '1e30']),
                         ("--lr 1e10 --recipe ranking", ['--recipe', 'ranking', '--factors', '4', '--lr', '1e10']), ("--lr 1e10 --centre", ['--lr', '1e10', '--centre']),
@@ -855,7 +994,7 @@ def define_cases(quick:bool):
     for y in ((0, float('inf')), (float('nan'), 5), (5, 1), (1,)):
         add('diverged', f"DotProductBias(y_range={y})", fn=api_yrange(y), errors=('ValueError',))
 
-    # ---- (12) malformed model.json, and (13) content with valid checksums
+    # ---- (12) malformed model.json (format 4), and (13) content with valid checksums
     big = 100000
     mj = [  # (name, mutation, expect)
         ("files.weights.sha256 null", jset('files', 'weights', 'sha256', value=None)),
@@ -865,46 +1004,66 @@ def define_cases(quick:bool):
         ("files.weights.name ../../in/ratings.csv", jset('files', 'weights', 'name', value='../../in/ratings.csv')),
         ("files.weights.name /etc/passwd", jset('files', 'weights', 'name', value='/etc/passwd')),
         ("files.weights.name model.json", jset('files', 'weights', 'name', value='model.json')),
+        ("files.weights.name weights.pt (0.2's name)", jset('files', 'weights', 'name', value='weights.pt')),
         ("files.weights.size -1", jset('files', 'weights', 'size', value=-1)),
         ("files.weights.size 1e400", jset('files', 'weights', 'size', value=Raw('1e400'))),
         ("files.weights.size '2360' (text)", lambda p, ws: jset('files', 'weights', 'size', value=str(cfg_of(p)['files']['weights']['size']))(p, ws)),
+        ("files.weights.size as a float", lambda p, ws: jset('files', 'weights', 'size', value=float(cfg_of(p)['files']['weights']['size']))(p, ws)),
+        ("files.weights.size true", jset('files', 'weights', 'size', value=True)),
         ("files.weights.size 10**30", jset('files', 'weights', 'size', value=10**30)),
         ("files.weights null", jset('files', 'weights', value=None)),
         ("files null", jset('files', value=None)), ("files []", jset('files', value=[])), ("files {}", jset('files', value={})),
         ("files missing", jset('files', delete=True)), ("files with an extra entry", jset('files', 'evil', value={'name': 'x', 'sha256': '0' * 64, 'size': 1})),
-        ("files.rated missing, its file removed (a model without its pairs)", lambda p, ws: ((p/tensor_name(p, 'rated')).unlink(), jset('files', 'rated', delete=True)(p, ws)), 'ok'),
-        ("format null", jset('format', value=None)), ("format 'collab_recs/DotProductBias/99'", jset('format', value='collab_recs/DotProductBias/99')),
-        ("format 3 (a number)", jset('format', value=3)), ("format missing", jset('format', delete=True)),
-        ("format 2 with format-3 files (sha256 missing)", jset('format', value='collab_recs/DotProductBias/2')),
-        ("format 1 with format-3 files", jset('format', value='collab_recs/DotProductBias/1')),
+        ("files.rated missing, its file removed (a rating model without its pairs)", lambda p, ws: ((p/tensor_name(p, 'rated')).unlink(), jset('files', 'rated', delete=True)(p, ws)), 'ok'),
+        ("files.weights and files.rated swapped", jfn(lambda c: c['files'].update(weights=c['files']['rated'], rated=c['files']['weights']))),
+        ("format null", jset('format', value=None)), ("format 'collab_recs/model/5'", jset('format', value='collab_recs/model/5')),
+        ("format 'collab_recs/model/3'", jset('format', value='collab_recs/model/3')), ("format 4 (a number)", jset('format', value=4)),
+        ("format 'collab_recs/model/4 ' (a trailing space)", jset('format', value='collab_recs/model/4 ')), ("format missing", jset('format', delete=True)),
+        ("format ['collab_recs/model/4']", jset('format', value=['collab_recs/model/4'])),
+        ("format 'collab_recs/DotProductBias/3' on format-4 fields", jset('format', value='collab_recs/DotProductBias/3')),
+        ("format 'collab_recs/DotProductBias/4' (never existed)", jset('format', value='collab_recs/DotProductBias/4')),
         ("whole file: deep nesting [[[...]]] 100,000 levels", jtext('[' * big + ']' * big)),
         ("whole file: deep nesting {\"a\":{...}} 100,000 levels", jtext('{"a":' * big + '1' + '}' * big)),
         ("meta nested 100,000 levels", lambda p, ws: (p/'model.json').write_text((p/'model.json').read_text().replace('"meta": {', '"meta": {"deep": ' + '[' * big + ']' * big + ', ', 1))),
+        ("options nested 100,000 levels", lambda p, ws: (p/'model.json').write_text((p/'model.json').read_text().replace('"options": {', '"options": {"deep": ' + '[' * big + ']' * big + ', ', 1))),
         ("a user_vocab entry nested 100,000 levels", lambda p, ws: (p/'model.json').write_text((p/'model.json').read_text().replace('"user_vocab": ["#na#", 0', '"user_vocab": ["#na#", ' + '[' * big + ']' * big, 1))),
         ("meta nested 60 levels (allowed)", lambda p, ws: jset('meta', 'deep', value=json.loads('[' * 60 + ']' * 60))(p, ws), 'ok'),
         ("whole file: empty", jtext('')), ("whole file: null", jtext('null')), ("whole file: []", jtext('[]')), ("whole file: a string", jtext('"model"')),
-        ("whole file: 1e400", jtext('1e400')), ("whole file: NaN", jtext('NaN')), ("whole file: not JSON", jtext('{"format": "collab_recs/DotProductBias/3", oops')),
+        ("whole file: 1e400", jtext('1e400')), ("whole file: NaN", jtext('NaN')), ("whole file: not JSON", jtext('{"format": "collab_recs/model/4", "kind": "rating", oops')),
         ("whole file: binary", jtext(bytes(range(256)))), ("whole file: trailing garbage", lambda p, ws: jtext((p/'model.json').read_bytes() + b' }{ garbage')(p, ws)),
         ("whole file: UTF-16 (JSON allows it)", lambda p, ws: jtext((p/'model.json').read_text().encode('utf-16'))(p, ws), 'either'),
         ("whole file: with a UTF-8 byte-order mark", lambda p, ws: jtext(b'\xef\xbb\xbf' + (p/'model.json').read_bytes())(p, ws), 'either'),
-        ("whole file: invalid UTF-8 in a string", lambda p, ws: jtext((p/'model.json').read_bytes().replace(b'"rating"', b'"\xff\xfe"', 1))(p, ws), 'either'),
-        ("whole file: a key repeated (n_users 61 then -1)", lambda p, ws: (p/'model.json').write_text((p/'model.json').read_text().replace('"n_users": 61', '"n_users": 61, "n_users": -1', 1))),
+        ("whole file: invalid UTF-8 in a string", lambda p, ws: jtext((p/'model.json').read_bytes().replace(b'"ratings"', b'"\xff\xfe"', 1))(p, ws), 'either'),
+        ("whole file: a key repeated (kind 'rating' then 'nosuch')", lambda p, ws: (p/'model.json').write_text((p/'model.json').read_text().replace('"kind": "rating"', '"kind": "rating", "kind": "nosuch"', 1))),
+        ("whole file: a key repeated (kind 'nosuch' then 'rating')", lambda p, ws: (p/'model.json').write_text((p/'model.json').read_text().replace('"kind": "rating"', '"kind": "nosuch", "kind": "rating"', 1)), 'either'),
         ("an unknown extra key", jset('extra', value={'x': 1}), 'ok'),
-        ("n_users missing", jset('n_users', delete=True)), ("user_vocab missing", jset('user_vocab', delete=True)),
-        ("titles null (allowed)", jset('titles', value=None), 'ok'), ("centre missing (allowed)", jset('centre', delete=True), 'ok'),
-        ("meta missing (allowed)", jset('meta', delete=True), 'either'), ("objective missing (allowed: a rating model)", jset('objective', delete=True), 'ok'),
+        ("0.2's top-level fields beside format 4's (n_users -1, objective 'x': ignored)", jfn(lambda c: c.update(n_users=-1, n_factors=10**12, objective='x')), 'either'),
+        ("kind missing", jset('kind', delete=True)), ("options missing", jset('options', delete=True)),
+        ("user_vocab missing", jset('user_vocab', delete=True)), ("item_vocab missing", jset('item_vocab', delete=True)),
+        ("titles null (allowed)", jset('titles', value=None), 'ok'), ("titles missing (allowed)", jset('titles', delete=True), 'ok'),
+        ("meta missing (allowed)", jset('meta', delete=True), 'either'),
     ]
-    for k in ('n_users', 'n_items', 'n_factors'):
-        for label, v in (('null', None), ('-1', -1), ('0', 0), ('1e400', Raw('1e400')), ('10**12', 10**12), ('10**400', Raw('1' + '0' * 400)), ("'61' (text)", '61'),
-                         ('61.0', 61.0), ('61.5', 61.5), ('true', True), ('[61]', [61]), ('NaN', Raw('NaN')), ('-1e400', Raw('-1e400'))):
-            mj.append((f"{k} {label}", jset(k, value=v)))
+    for label, v in (('null', None), ("'nosuch'", 'nosuch'), ('5', 5), ("['rating']", ['rating']), ("'RATING'", 'RATING'), ("'' (empty)", ''),
+                     ("{'rating': 1}", {'rating': 1}), ("'__class__'", '__class__'), ("'collab_recs.model:DotProductBias' (a class path)", 'collab_recs.model:DotProductBias'),
+                     ("'os:system' (a callable's path)", 'os:system'), ("'itemknn' (on a rating model)", 'itemknn'), ("'ease' (on a rating model)", 'ease'),
+                     ("'ranking' (on a rating model: the same tables)", 'ranking')):
+        mj.append((f"kind {label}", jset('kind', value=v), 'either' if 'same tables' in label else 'refused'))
+    for label, v in (('null', None), ('[]', []), ("'abc'", 'abc'), ('5', 5), ('{} (nothing in it)', {})):
+        mj.append((f"options {label}", jset('options', value=v)))
+    for label, v in (('null', None), ('-1', -1), ('0', 0), ('1e400', Raw('1e400')), ('10**12', 10**12), ('10**400', Raw('1' + '0' * 400)), ("'4' (text)", '4'),
+                     ('4.0', 4.0), ('4.5', 4.5), ('true', True), ('[4]', [4]), ('NaN', Raw('NaN')), ('-1e400', Raw('-1e400')), ('missing', None)):
+        mj.append((f"options.n_factors {label}", jset('options', 'n_factors', value=v, delete=label == 'missing')))
+    for label, v in (("'x'", 'x'), ('Infinity', Raw('Infinity')), ('NaN', Raw('NaN')), ('100 (outside y_range)', 100), ('true', True), ('[3]', [3]), ('0 (y_range\'s bound)', 0)):
+        mj.append((f"options.centre {label}", jset('options', 'centre', value=v)))
+    mj += [("options.centre 3 (inside y_range: allowed)", jset('options', 'centre', value=3.), 'ok'), ("options.centre missing (allowed)", jset('options', 'centre', delete=True), 'ok'),
+           ("options with an unknown key", jset('options', 'evil', value={'x': 1}), 'either'), ("options.nnz on a rating model", jset('options', 'nnz', value=-1), 'either')]
     for k in ('user_vocab', 'item_vocab'):
         for label, f in (('with a list entry', lambda v: v.__setitem__(3, [1, 2])), ('with a dict entry', lambda v: v.__setitem__(3, {'a': 1})),
                          ('with a float entry', lambda v: v.__setitem__(3, 1.5)), ('with a bool entry', lambda v: v.__setitem__(3, True)),
                          ('with a null entry', lambda v: v.__setitem__(3, None)), ('with a repeated id', lambda v: v.__setitem__(3, v[4])),
-                         ('one entry short', lambda v: v.pop()), ('one entry long', lambda v: v.append(99999))):
-            mj.append((f"{k} {label}", jfn(lambda c, k=k, f=f: f(c[k]))))
-        for label, v in (('null', None), ('a string', 'abc'), ('empty', [])):
+                         ("without '#na#' first", lambda v: v.__setitem__(0, 'x')), ('one entry short', lambda v: v.pop()), ('one entry long', lambda v: v.append(99999))):
+            mj.append((f"{k} {label}", jfn(lambda c, k=k, f=f: (f(c[k]), k == 'item_vocab' and c['titles'] is not None and c.__setitem__('titles', c['titles'][:len(c[k])] + [None] * (len(c[k]) - len(c['titles'])))))))
+        for label, v in (('null', None), ('a string', 'abc'), ('empty', []), ("['#na#'] only", ['#na#'])):
             mj.append((f"{k} {label}", jset(k, value=v)))
     for label, v in (('a dict', lambda: {'1': 'x'}), ('a string', 'abc'), ('numbers', lambda: [None] + list(range(40))), ('one short', lambda: [None] + ['t'] * 39),
                      ('a nested list', lambda: [None] + [['t']] * 40)):
@@ -914,13 +1073,13 @@ def define_cases(quick:bool):
     mj += [(f"meta.options{label}", m, 'either') for label, m in (
            (" a list", jset('meta', 'options', value=[1, 2])), (".data a missing file", jset('meta', 'options', 'data', value='/nonexistent/r.csv')),
            (" with an unknown option", jset('meta', 'options', 'evil', value=1)), (".factors -1", jset('meta', 'options', 'factors', value=-1)),
-           (".recipe unknown", jset('meta', 'options', 'recipe', value='nosuch')), (".valid_pct 5", jset('meta', 'options', 'valid_pct', value=5)),
+           (".recipe unknown", jset('meta', 'options', 'recipe', value='nosuch')), (".recipe 'auto'", jset('meta', 'options', 'recipe', value='auto')),
+           (".recipe 'itemknn' (another kind than the model's)", jset('meta', 'options', 'recipe', value='itemknn')), (".valid_pct 5", jset('meta', 'options', 'valid_pct', value=5)),
            (".seed 'x'", jset('meta', 'options', 'seed', value='x')), (".rating_range [1]", jset('meta', 'options', 'rating_range', value=[1])),
-           (".split 'nosuch'", jset('meta', 'options', 'split', value='nosuch')), (".data a folder", jset('meta', 'options', 'data', value='/')))]
-    for label, v in (("'x'", 'x'), ('Infinity', Raw('Infinity')), ('NaN', Raw('NaN')), ('100 (outside y_range)', 100), ('true', True), ('[3]', [3])):
-        mj.append((f"centre {label}", jset('centre', value=v)))
-    for label, v in (("'x'", 'x'), ('null', None), ('5', 5), ("'ranking' (on a rating model: allowed)", 'ranking')):
-        mj.append((f"objective {label}", jset('objective', value=v), 'either' if 'allowed' in label else 'refused'))
+           (".split 'nosuch'", jset('meta', 'options', 'split', value='nosuch')), (".data a folder", jset('meta', 'options', 'data', value='/')),
+           (".set null", jset('meta', 'options', 'set', value=None)), (".set 5", jset('meta', 'options', 'set', value=5)), (".set 'abc'", jset('meta', 'options', 'set', value='abc')),
+           (".set [[1, 2, 3]]", jset('meta', 'options', 'set', value=[[1, 2, 3]])), (".set [['nosuch', 1]]", jset('meta', 'options', 'set', value=[['nosuch', 1]])),
+           (".set [[['k'], 1]] (an unhashable key)", jset('meta', 'options', 'set', value=[[['k'], 1]])))]
     mj.append(("model.json is a directory", lambda p, ws: ((p/'model.json').unlink(), (p/'model.json').mkdir())))
     mj.append(("the weights file is a directory", lambda p, ws: ((p/tensor_name(p, 'weights')).unlink(), (p/tensor_name(p, 'weights')).mkdir())))
     mj.append(("the rated file is a directory", lambda p, ws: ((p/tensor_name(p, 'rated')).unlink(), (p/tensor_name(p, 'rated')).mkdir())))
@@ -930,8 +1089,8 @@ def define_cases(quick:bool):
     for item in mj:
         name, mutate, expect = (*item, 'refused')[:3]
         only = meta_readers if name.startswith('meta.options') else None
-        kw = dict(check=None) if name.startswith("objective 'ranking'") else {}  # a ranking model: no RMSE, other onboarding words
-        against_readers('model-json', name, G(mutate), expect=expect, only=only, **kw)
+        kw = dict(check=None) if 'same tables' in name else {}  # read as a ranking model: no RMSE, other onboarding words
+        against_readers('model-json', name, G(mutate), expect=expect, only=only, contains='trained again' if 'DotProductBias/3' in name else None, **kw)
         if name.startswith('files.rated missing') and CASES[-1].name.endswith('[onboard]'): CASES[-1].expect = 'either'  # onboard needs the pairs (or data): a clear refusal is fine
     add('model-json', "--model pointing at a regular file", argv=['recommend', '--model', '{in}/ratings.csv', '--user', '3'])
     add('model-json', "--model pointing at OUT (the folder train wrote): a hint", argv=['recommend', '--model', '{out}', '--user', '3'], setup=model_setup('G', where='out/model'),
@@ -954,6 +1113,7 @@ def define_cases(quick:bool):
         ("item_bias missing", put_tensors('weights', lambda sd: {k: v for k, v in sd.items() if k != 'item_bias.weight'})),
         ("an extra tensor", put_tensors('weights', lambda sd: {**sd, 'evil': torch.zeros(3)})),
         ("no tensors at all", put_tensors('weights', lambda sd: {})),
+        ("the weights of an item-item model (indptr, indices, data)", put_tensor_bytes('weights', lambda ws, b: (ws['base']/'K'/tensor_name(ws['base']/'K', 'weights')).read_bytes())),
         ("pairs beyond the vocabularies", put_tensors('rated', lambda sd: {**sd, 'pairs': sd['pairs'] + 1000})),
         ("negative pairs", put_tensors('rated', lambda sd: {**sd, 'pairs': sd['pairs'] - 1000})),
         ("pairs as float", put_tensors('rated', lambda sd: {**sd, 'pairs': sd['pairs'].float()})),
@@ -962,21 +1122,116 @@ def define_cases(quick:bool):
         ("no pairs (only ratings)", put_tensors('rated', lambda sd: {'ratings': sd['ratings']})),
         ("NaN among the saved ratings", put_tensors('rated', lambda sd: {**sd, 'ratings': sd['ratings'].index_fill(0, torch.tensor([0]), float('nan'))})),
         ("ratings one short of the pairs", put_tensors('rated', lambda sd: {**sd, 'ratings': sd['ratings'][:-1].contiguous()})),
+        ("ratings as int", put_tensors('rated', lambda sd: {**sd, 'ratings': sd['ratings'].int()})),
         ("no pairs rated at all (empty)", put_tensors('rated', lambda sd: {'pairs': torch.zeros(0, 2, dtype=torch.int32), 'ratings': torch.zeros(0)}), 'either'),
-        ("y_range [1]", jset('y_range', value=[1])), ("y_range []", jset('y_range', value=[])), ("y_range null", jset('y_range', value=None)),
-        ("y_range [5, 1]", jset('y_range', value=[5, 1])), ("y_range [1, 1]", jset('y_range', value=[1, 1])), ("y_range [0, NaN]", jset('y_range', value=Raw('[0, NaN]'))),
-        ("y_range [NaN, 5]", jset('y_range', value=Raw('[NaN, 5]'))), ("y_range [0, Infinity]", jset('y_range', value=Raw('[0, Infinity]'))),
-        ("y_range [-Infinity, 5]", jset('y_range', value=Raw('[-Infinity, 5]'))), ("y_range [0, 1e400]", jset('y_range', value=Raw('[0, 1e400]'))),
-        ("y_range ['0', '5.5']", jset('y_range', value=['0', '5.5'])), ("y_range [true, 5]", jset('y_range', value=[True, 5])), ("y_range [0, 5, 6]", jset('y_range', value=[0, 5, 6])),
-        ("y_range '0,5.5'", jset('y_range', value='0,5.5')), ("y_range [0, 1e300]", jset('y_range', value=[0, 1e300])),
+        ("options.y_range [1]", jset('options', 'y_range', value=[1])), ("options.y_range []", jset('options', 'y_range', value=[])),
+        ("options.y_range null", jset('options', 'y_range', value=None)), ("options.y_range missing", jset('options', 'y_range', delete=True)),
+        ("options.y_range [5, 1]", jset('options', 'y_range', value=[5, 1])), ("options.y_range [1, 1]", jset('options', 'y_range', value=[1, 1])),
+        ("options.y_range [0, NaN]", jset('options', 'y_range', value=Raw('[0, NaN]'))), ("options.y_range [NaN, 5]", jset('options', 'y_range', value=Raw('[NaN, 5]'))),
+        ("options.y_range [0, Infinity]", jset('options', 'y_range', value=Raw('[0, Infinity]'))), ("options.y_range [-Infinity, 5]", jset('options', 'y_range', value=Raw('[-Infinity, 5]'))),
+        ("options.y_range [0, 1e400]", jset('options', 'y_range', value=Raw('[0, 1e400]'))), ("options.y_range ['0', '5.5']", jset('options', 'y_range', value=['0', '5.5'])),
+        ("options.y_range [true, 5]", jset('options', 'y_range', value=[True, 5])), ("options.y_range [0, 5, 6]", jset('options', 'y_range', value=[0, 5, 6])),
+        ("options.y_range '0,5.5'", jset('options', 'y_range', value='0,5.5')), ("options.y_range [0, 1e300]", jset('options', 'y_range', value=[0, 1e300])),
+        ("options.y_range [-1e20, 1e20] (finite, huge)", jset('options', 'y_range', value=[-1e20, 1e20]), 'either'),
         ("user_vocab a dict", jfn(lambda c: c.__setitem__('user_vocab', {str(i): v for i, v in enumerate(c['user_vocab'])}))),
         ("item_vocab a dict", jfn(lambda c: c.__setitem__('item_vocab', {str(i): v for i, v in enumerate(c['item_vocab'])}))),
-        ("n_users 62 (one more than the tensors)", jset('n_users', value=62)), ("n_factors 5 (one more than the tensors)", jset('n_factors', value=5)),
-        ("user_vocab and n_users one longer than the tensors", jfn(lambda c: (c['user_vocab'].append(10**6), c.__setitem__('n_users', c['n_users'] + 1)))),
+        ("options.n_factors 5 (one more than the tensors)", jset('options', 'n_factors', value=5)), ("options.n_factors 3 (one fewer)", jset('options', 'n_factors', value=3)),
+        ("user_vocab one longer than the tensors (a new id)", jfn(lambda c: c['user_vocab'].append(10**6))),
+        ("item_vocab and titles one shorter than the tensors", jfn(lambda c: (c['item_vocab'].pop(), c['titles'].pop()))),
     ]
     for item in mc:
         name, mutate, expect = (*item, 'refused')[:3]
         against_readers('model-content', name, G(mutate), expect=expect)
+    # a ranking model: its own tables and options
+    against_readers('model-content', "a good ranking model (R)", model_setup('R'), expect='ok', kind='ranking')
+    for name, mutate, expect in [
+            ("NaN in item_factors", put_tensors('weights', lambda sd: {**sd, 'item_factors.weight': sd['item_factors.weight'].index_fill(0, torch.tensor([1]), float('nan'))}), 'refused'),
+            ("options.y_range [0, NaN]", jset('options', 'y_range', value=Raw('[0, NaN]')), 'refused'),
+            ("options.n_factors 5", jset('options', 'n_factors', value=5), 'refused'),
+            ("kind 'rating' (its tables read as a rating model)", jset('kind', value='rating'), 'either')]:
+        against_readers('model-content', f"ranking model: {name}", model_setup('R', mutate), expect=expect, kind='ranking', **({'check': None} if expect == 'either' else {}))
+
+    # ---- item-item folders (K: itemknn, E: ease): the sparse weights (CSR), their options and the required training pairs
+    def csr(f):
+        "the weights' CSR tensors changed by f(indptr, indices, data) -> dict of replacements (model.json's checksums follow)"
+        return put_tensors('weights', lambda sd: {**sd, **f(sd['indptr'].clone(), sd['indices'].clone(), sd['data'].clone())})
+    def not_rising(p, i, d):
+        j = len(p) // 2; p[j] = p[j + 1] + 1; return {'indptr': p}
+    def set_at(t, j, v): t[j] = v; return t
+    ii = [
+        ("indptr not rising (one row pointer above the next)", csr(not_rising)),
+        ("indptr one entry short", csr(lambda p, i, d: {'indptr': p[:-1].contiguous()})),
+        ("indptr one entry long", csr(lambda p, i, d: {'indptr': torch.cat([p, p[-1:]])})),
+        ("indptr empty", csr(lambda p, i, d: {'indptr': p[:0].contiguous()})),
+        ("indptr not starting at 0", csr(lambda p, i, d: {'indptr': p + 1})),
+        ("indptr ending beyond nnz", csr(lambda p, i, d: {'indptr': set_at(p, -1, p[-1] + 5)})),
+        ("indptr with a negative entry", csr(lambda p, i, d: {'indptr': set_at(p, 1, -1)})),
+        ("indptr as int32", csr(lambda p, i, d: {'indptr': p.int()})),
+        ("indptr as float", csr(lambda p, i, d: {'indptr': p.double()})),
+        ("indptr 2-D", csr(lambda p, i, d: {'indptr': p[None].contiguous()})),
+        ("an index equal to the number of items", lambda pth, ws: csr(lambda p, i, d: {'indices': set_at(i, 0, len(cfg_of(pth)['item_vocab']))})(pth, ws)),
+        ("an index of -1", csr(lambda p, i, d: {'indices': set_at(i, 0, -1)})),
+        ("an index of 2**31 - 1", csr(lambda p, i, d: {'indices': set_at(i, len(i) // 2, 2**31 - 1)})),
+        ("indices as float", csr(lambda p, i, d: {'indices': i.float()})),
+        ("indices as int64 (allowed)", csr(lambda p, i, d: {'indices': i.long()}), 'ok'),
+        ("indices one short of data", csr(lambda p, i, d: {'indices': i[:-1].contiguous()})),
+        ("indices 2-D", csr(lambda p, i, d: {'indices': i[None].contiguous()})),
+        ("NaN in data", csr(lambda p, i, d: {'data': set_at(d, 0, float('nan'))})),
+        ("inf in data", csr(lambda p, i, d: {'data': set_at(d, len(d) // 2, float('inf'))})),
+        ("-inf in data", csr(lambda p, i, d: {'data': set_at(d, -1, float('-inf'))})),
+        ("every weight NaN", csr(lambda p, i, d: {'data': torch.full_like(d, float('nan'))})),
+        ("data as float64", csr(lambda p, i, d: {'data': d.double()})),
+        ("data as float16", csr(lambda p, i, d: {'data': d.half()})),
+        ("data as int32", csr(lambda p, i, d: {'data': d.int()})),
+        ("data one longer than indices", csr(lambda p, i, d: {'data': torch.cat([d, d[:1]])})),
+        ("weights of 1e30 (finite)", csr(lambda p, i, d: {'data': torch.full_like(d, 1e30)}), 'either'),
+        ("negative weights", csr(lambda p, i, d: {'data': -d}), 'either'),
+        ("no weights at all (nnz 0, indptr all 0)", lambda pth, ws: (csr(lambda p, i, d: {'indptr': torch.zeros_like(p), 'indices': i[:0].contiguous(), 'data': d[:0].contiguous()})(pth, ws),
+                                                                     jset('options', 'nnz', value=0)(pth, ws)), 'either'),
+        ("indptr missing", put_tensors('weights', lambda sd: {k: v for k, v in sd.items() if k != 'indptr'})),
+        ("an extra tensor", put_tensors('weights', lambda sd: {**sd, 'evil': torch.zeros(3)})),
+        ("no tensors at all", put_tensors('weights', lambda sd: {})),
+        ("the weights of a rating model (checksums updated)", put_tensor_bytes('weights', lambda ws, b: (ws['base']/'G'/tensor_name(ws['base']/'G', 'weights')).read_bytes())),
+        ("options.nnz one more than the tensors", lambda p, ws: jset('options', 'nnz', value=cfg_of(p)['options']['nnz'] + 1)(p, ws)),
+        ("options.nnz one fewer than the tensors", lambda p, ws: jset('options', 'nnz', value=cfg_of(p)['options']['nnz'] - 1)(p, ws)),
+        ("options.nnz 0", jset('options', 'nnz', value=0)), ("options.nnz -1", jset('options', 'nnz', value=-1)), ("options.nnz null", jset('options', 'nnz', value=None)),
+        ("options.nnz missing", jset('options', 'nnz', delete=True)), ("options.nnz true", jset('options', 'nnz', value=True)),
+        ("options.nnz as text", lambda p, ws: jset('options', 'nnz', value=str(cfg_of(p)['options']['nnz']))(p, ws)),
+        ("options.nnz as a float (the same number)", lambda p, ws: jset('options', 'nnz', value=float(cfg_of(p)['options']['nnz']))(p, ws), 'either'),
+        ("options.nnz 10**12", jset('options', 'nnz', value=10**12)), ("options.nnz 1e400", jset('options', 'nnz', value=Raw('1e400'))),
+        ("options.nnz NaN", jset('options', 'nnz', value=Raw('NaN'))), ("options.nnz [800]", lambda p, ws: jset('options', 'nnz', value=[cfg_of(p)['options']['nnz']])(p, ws)),
+        ("options.k 'x' (not used to score)", jset('options', 'k', value='x'), 'either'), ("options.alpha NaN", jset('options', 'alpha', value=Raw('NaN')), 'either'),
+        ("options.k missing", jset('options', 'k', delete=True), 'either'), ("options null", jset('options', value=None)), ("options []", jset('options', value=[])),
+        ("the rated file missing, and its entry (an item-item model needs its pairs)", lambda p, ws: ((p/tensor_name(p, 'rated')).unlink(), jset('files', 'rated', delete=True)(p, ws))),
+        ("the rated file missing (its entry kept)", lambda p, ws: (p/tensor_name(p, 'rated')).unlink()),
+        ("the rated file's pairs beyond the vocabularies", put_tensors('rated', lambda sd: {**sd, 'pairs': sd['pairs'] + 1000})),
+        ("the rated file's pairs as float", put_tensors('rated', lambda sd: {**sd, 'pairs': sd['pairs'].float()})),
+        ("the rated file with NaN ratings beside the pairs", put_tensors('rated', lambda sd: {**sd, 'ratings': torch.full((len(sd['pairs']),), float('nan'))})),
+        ("the rated file with no pairs (empty)", put_tensors('rated', lambda sd: {'pairs': torch.zeros(0, 2, dtype=torch.int32)}), 'either'),
+        ("the rated file holding a rating model's pairs and ratings", put_tensor_bytes('rated', lambda ws, b: (ws['base']/'G'/tensor_name(ws['base']/'G', 'rated')).read_bytes()), 'either'),
+        ("kind 'rating' (sparse weights read as a rating model)", jset('kind', value='rating')),
+        ("kind 'ranking'", jset('kind', value='ranking')),
+        ("kind 'ease' (the same class)", jset('kind', value='ease'), 'either'),
+        ("item_vocab one entry short (and titles)", jfn(lambda c: (c['item_vocab'].pop(), c['titles'].pop()))),
+        ("item_vocab one entry long (and titles)", jfn(lambda c: (c['item_vocab'].append(99999), c['titles'].append(None)))),
+        ("user_vocab one entry short", jfn(lambda c: c['user_vocab'].pop())),
+        ("user_vocab one entry long (a user without pairs)", jfn(lambda c: c['user_vocab'].append(99999)), 'either'),
+    ]
+    against_readers('item-item-content', "a good item-item model (K)", K(), expect='ok', kind='itemknn')
+    against_readers('item-item-content', "a good EASE model (E)", model_setup('E'), expect='ok', kind='ease')
+    for item in ii:
+        name, mutate, expect = (*item, 'refused')[:3]
+        kw = {'check': None} if name.startswith("kind 'ease'") else {}
+        against_readers('item-item-content', name, K(mutate), expect=expect, kind='itemknn',
+                        contains='training pairs' if name.startswith('the rated file missing, and') else None, **kw)
+    for name, base, mutate, expect, kind in [("EASE model: NaN in data", 'E', csr(lambda p, i, d: {'data': set_at(d, 0, float('nan'))}), 'refused', 'ease'),
+                                             ("EASE model: indptr not rising", 'E', csr(not_rising), 'refused', 'ease'),
+                                             ("EASE model: the rated file missing, and its entry", 'E', lambda p, ws: ((p/tensor_name(p, 'rated')).unlink(), jset('files', 'rated', delete=True)(p, ws)), 'refused', 'ease'),
+                                             ("EASE model: kind 'itemknn' (the same class)", 'E', jset('kind', value='itemknn'), 'either', 'ease'),
+                                             ("rating model: kind 'itemknn' (dense tables read as sparse weights)", 'G', jset('kind', value='itemknn'), 'refused', 'rating'),
+                                             ("rating model: kind 'itemknn' and options.nnz of its tables", 'G', jfn(lambda c: (c.__setitem__('kind', 'itemknn'), c['options'].__setitem__('nnz', 100))), 'refused', 'rating'),
+                                             ("ranking model: kind 'ease'", 'R', jset('kind', value='ease'), 'refused', 'ranking')]:
+        against_readers('item-item-content', name, model_setup(base, mutate), expect=expect, kind=kind, **({'check': None} if expect == 'either' else {}))
 
     # ---- (14) special files
     def fifo_link(inside):
@@ -1015,9 +1270,8 @@ def define_cases(quick:bool):
     for item in sf:
         name, mutate, expect = (*item, 'refused')[:3]
         against_readers('special-files', name, G(mutate), expect=expect, only=('load_model', 'recommend', 'similar'))
-    if not quick:
-        for name, mutate in (sf[0], sf[3], sf[6]):
-            add('special-files', f"{name} [recommend, a real process]", argv=['recommend', '--model', '{model}', '--user', '3'], setup=G(mutate), real=True)
+    for name, mutate in (sf[0], sf[3], sf[6]):
+        add('special-files', f"{name} [recommend, a real process]", argv=['recommend', '--model', '{model}', '--user', '3'], setup=G(mutate), real=True)
     add('special-files', "the model folder a symlink to a good model (allowed)", argv=['recommend', '--model', '{d}/link', '--user', '3', '--json'],
         setup=lambda ws: (G()(ws), os.symlink(ws['model'], ws['d']/'link')), expect='ok', check=check_json('score'))
     add('special-files', "--model a FIFO", argv=['recommend', '--model', '{d}/pipe', '--user', '3'], setup=lambda ws: os.mkfifo(ws['d']/'pipe'))
@@ -1028,7 +1282,7 @@ def define_cases(quick:bool):
                               ("--data /proc/self/status", None, '/proc/self/status'), ("--data a dangling symlink", lambda ws: os.symlink('nosuch', ws['d']/'r.csv'), '{d}/r.csv'),
                               ("--data a Unix socket", lambda ws: (lambda s: (s.bind(str(ws['d']/'r.csv')), s.close()))(socket.socket(socket.AF_UNIX)), '{d}/r.csv')]:
         add('special-files', f"train {name}", argv=T(data), setup=setup, before_training=True)
-    if not quick: add('special-files', "train --data a FIFO [a real process]", argv=T('{d}/r.csv'), setup=lambda ws: os.mkfifo(ws['d']/'r.csv'), real=True)
+    add('special-files', "train --data a FIFO [a real process]", argv=T('{d}/r.csv'), setup=lambda ws: os.mkfifo(ws['d']/'r.csv'), real=True)
 
     # ---- (15) unwritable --out
     for name, out, setup in [("--out /proc/x", '/proc/x', None), ("--out /proc/x/y", '/proc/x/y', None), ("--out under a regular file", '{d}/file/out', lambda ws: (ws['d']/'file').write_text('x')),
@@ -1059,10 +1313,17 @@ def define_cases(quick:bool):
         import torch
         b = io.BytesIO(); torch.save({'pairs': Evil(ws['marker'])}, b); return b.getvalue()
     def old_file(name, data):
+        "0.2's torch file `name` replaced by `data`, its checksum in model.json updated where the format has one (format 2)"
         def mutate(p, ws):
             d = data(ws); (p/name).write_bytes(d)
             cfg = cfg_of(p)
             if 'sha256' in cfg: cfg['sha256'][name] = sha(d); put_cfg(p, cfg)
+        return mutate
+    def weights_pt_named(data):
+        "files.weights pointing at a file named weights.pt holding `data`, with its true sha256 and size"
+        def mutate(p, ws):
+            d = data(ws); (p/'weights.pt').write_bytes(d)
+            cfg = cfg_of(p); cfg['files']['weights'] = dict(name='weights.pt', sha256=sha(d), size=len(d)); put_cfg(p, cfg)
         return mutate
     ce = [("model.json a pickle", G(jtext(payload))),
           ("the weights file a pickle (checksums updated)", G(put_tensor_bytes('weights', lambda ws, b: payload(ws)))),
@@ -1070,25 +1331,28 @@ def define_cases(quick:bool):
           ("the rated file a pickle (checksums updated)", G(put_tensor_bytes('rated', lambda ws, b: payload(ws)))),
           ("the rated file a torch file with a payload (checksums updated)", G(put_tensor_bytes('rated', lambda ws, b: torch_payload_rated(ws)))),
           ("the weights file a pickle (checksums not updated)", G(put_tensor_bytes('weights', lambda ws, b: payload(ws), meta=False))),
-          ("format 2: weights.pt a torch file with a payload (checksum updated)", G(old_file('weights.pt', torch_payload), base='G2')),
-          ("format 2: weights.pt a raw pickle (checksum updated)", G(old_file('weights.pt', payload), base='G2')),
-          ("format 2: rated.pt a torch file with a payload (checksum updated)", G(old_file('rated.pt', torch_payload_rated), base='G2')),
-          ("format 2: rated.pt a raw pickle (checksum updated)", G(old_file('rated.pt', payload), base='G2')),
-          ("format 1: weights.pt a torch file with a payload", G(old_file('weights.pt', torch_payload), base='G1')),
-          ("format 1: weights.pt a raw pickle", G(old_file('weights.pt', payload), base='G1')),
-          ("format 1: rated.pt a raw pickle", G(old_file('rated.pt', payload), base='G1')),
-          ("format 3 folder with a payload weights.pt beside it", G(lambda p, ws: (p/'weights.pt').write_bytes(torch_payload(ws))), 'ok'),
-          ("the lock file a pickle", G(lambda p, ws: (p/LOCK).write_bytes(payload(ws))), 'ok')]
+          ("files.weights names weights.pt, a torch file with a payload (true sha256 and size)", G(weights_pt_named(torch_payload))),
+          ("format 4 folder with a payload weights.pt and rated.pt beside it", G(lambda p, ws: ((p/'weights.pt').write_bytes(torch_payload(ws)), (p/'rated.pt').write_bytes(payload(ws)))), 'ok'),
+          ("the lock file a pickle", G(lambda p, ws: (p/LOCK).write_bytes(payload(ws))), 'ok'),
+          ("an unused tensor file name holding a pickle (a leftover: removed unread)", G(lambda p, ws: (p/'weights-0123456789abcdef.safetensors').write_bytes(payload(ws))), 'ok', 'rating',
+           dict(may_change=r'^model/weights-0123456789abcdef\.safetensors$')),
+          ("item-item model: the weights file a torch file with a payload (checksums updated)", K(put_tensor_bytes('weights', lambda ws, b: torch_payload(ws))), 'refused', 'itemknn'),
+          ("item-item model: the rated file a pickle (checksums updated)", K(put_tensor_bytes('rated', lambda ws, b: payload(ws))), 'refused', 'itemknn'),
+          ("item-item model: model.json a pickle", K(jtext(payload)), 'refused', 'itemknn'),
+          ("item-item model: kind 'os:system'", K(jset('kind', value='os:system')), 'refused', 'itemknn'),
+          ("item-item model: files.weights names weights.pt with a payload", K(weights_pt_named(torch_payload)), 'refused', 'itemknn')]
     for item in ce:
-        name, setup, expect = (*item, 'refused')[:3]
-        against_readers('code-execution', name, setup, expect=expect)
+        name, setup, expect, kind, kw = (*item, *('refused', 'rating', {})[len(item) - 2:])
+        against_readers('code-execution', name, setup, expect=expect, kind=kind, **kw)
     def old_payload(ws):
-        model_setup('G2', where='out/.model.old-4242', mutate=old_file('weights.pt', torch_payload))(ws)
-    add('code-execution', "an interrupted old-scheme save (.model.old-PID) whose weights.pt holds a payload: load_model", fn=api_load,
-        setup=lambda ws: (old_payload(ws), ws.__setitem__('model', ws['d']/'out'/'model')), errors=('ModelFileError',), may_change=r'^out/')
-    add('code-execution', "the same: train --out over it", argv=T(), setup=old_payload, may_change=r'^out/', writes=True, expect='either', check=check_trained())
+        model_setup('O2', where='out/.model.old-4242', mutate=old_file('weights.pt', torch_payload))(ws)
+    add('code-execution', "0.2's interrupted save (.model.old-PID) whose weights.pt holds a payload: load_model", fn=api_load,
+        setup=lambda ws: (old_payload(ws), ws.__setitem__('model', ws['d']/'out'/'model')), errors=('ModelFileError',))
+    add('code-execution', "the same: train --out over it (the folder left as it is)", argv=T(), setup=old_payload, writes=True, expect='ok',
+        check=checks(check_trained(), check_kept('out/.model.old-4242')))
     for f in ('payload.csv', 'payload.parquet'):
         add('code-execution', f"train --data {f} (a pickle)", argv=T('{in}/' + f), before_training=True)
+        add('code-execution', f"train --recipe itemknn --data {f} (a pickle)", argv=knn_argv('{in}/' + f), before_training=True)
     def api_payload_load(ws):
         from collab_recs.data import load_ratings
         load_ratings(ws['in']/'payload.parquet')
@@ -1127,33 +1391,53 @@ def define_cases(quick:bool):
           ("the rated file missing", lambda p, ws: (p/tensor_name(p, 'rated')).unlink()),
           ("the weights and rated files swapped", lambda p, ws: (lambda w, r: (os.replace(p/w, p/'tmp'), os.replace(p/r, p/w), os.replace(p/'tmp', p/r)))(tensor_name(p, 'weights'), tensor_name(p, 'rated'))),
           ("the weights file of another model (checksums updated)", put_tensor_bytes('weights', lambda ws, b: (ws['base']/'V'/tensor_name(ws['base']/'V', 'weights')).read_bytes()), 'either'),
-          ("the weights file as a format-2 torch file (checksums updated)", put_tensor_bytes('weights', lambda ws, b: (ws['base']/'G2'/'weights.pt').read_bytes()))]
+          ("the weights file as 0.2's torch file (checksums updated)", put_tensor_bytes('weights', lambda ws, b: (ws['base']/'O2'/'weights.pt').read_bytes()))]
     for item in tf:
         name, mutate, expect = (*item, 'refused')[:3]
         against_readers('tensor-files', name, G(mutate), expect=expect)
+    for item in [("the weights file truncated (checksums updated)", put_tensor_bytes('weights', lambda ws, b: b[:len(b) // 2])),
+                 ("the weights file with one bit flipped", put_tensor_bytes('weights', flip, meta=False)),
+                 ("the weights file's dtypes lie (checksums updated)", put_tensor_bytes('weights', dtype_lie)),
+                 ("the weights file's offsets point far beyond it (checksums updated)", put_tensor_bytes('weights', offsets_lie)),
+                 ("the weights file of the EASE model (checksums updated)", put_tensor_bytes('weights', lambda ws, b: (ws['base']/'E'/tensor_name(ws['base']/'E', 'weights')).read_bytes()), 'either'),
+                 ("the weights file missing", lambda p, ws: (p/tensor_name(p, 'weights')).unlink()),
+                 ("the weights and rated files swapped", lambda p, ws: (lambda w, r: (os.replace(p/w, p/'tmp'), os.replace(p/r, p/w), os.replace(p/'tmp', p/r)))(tensor_name(p, 'weights'), tensor_name(p, 'rated')))]:
+        name, mutate, expect = (*item, 'refused')[:3]
+        against_readers('tensor-files', f"item-item model: {name}", K(mutate), expect=expect, kind='itemknn', **({'check': None} if expect == 'either' else {}))
 
-    # ---- old formats
-    against_readers('old-formats', "a good format-2 model", G(base='G2'), expect='ok')
-    against_readers('old-formats', "a good format-1 model", G(base='G1'), expect='ok')
-    for name, mutate in [("format 2: sha256 null", jset('sha256', value=None)), ("format 2: sha256 a list", jset('sha256', value=[])),
-                         ("format 2: sha256 of weights.pt wrong", jfn(lambda c: c['sha256'].__setitem__('weights.pt', '0' * 64))),
-                         ("format 2: sha256 of weights.pt 'zz'", jfn(lambda c: c['sha256'].__setitem__('weights.pt', 'zz'))),
-                         ("format 2: sha256 without rated.pt", jfn(lambda c: c['sha256'].pop('rated.pt'))),
-                         ("format 2: sha256 naming another file", jfn(lambda c: c['sha256'].__setitem__('../x', '0' * 64))),
-                         ("format 2: weights.pt truncated", lambda p, ws: (p/'weights.pt').write_bytes((p/'weights.pt').read_bytes()[:100])),
-                         ("format 2: weights.pt a directory", lambda p, ws: ((p/'weights.pt').unlink(), (p/'weights.pt').mkdir())),
-                         ("format 2: weights.pt a symlink to /dev/zero", lambda p, ws: ((p/'weights.pt').unlink(), os.symlink('/dev/zero', p/'weights.pt')))]:
-        against_readers('old-formats', name, G(mutate, base='G2'), only=('load_model', 'recommend'))
-    for name, mutate, expect in [("format 1: rated.pt missing", lambda p, ws: (p/'rated.pt').unlink(), 'ok'),
-                                 ("format 1: weights.pt a safetensors file", lambda p, ws: shutil.copy2(ws['base']/'G'/tensor_name(ws['base']/'G', 'weights'), p/'weights.pt'), 'refused'),
-                                 ("format 1: weights.pt with NaN", lambda p, ws: __import__('torch').save({k: v.fill_(float('nan')) for k, v in __import__('torch').load(p/'weights.pt').items()}, p/'weights.pt'), 'refused')]:
-        against_readers('old-formats', name, G(mutate, base='G1'), expect=expect, only=('load_model', 'recommend'))
-    add('old-formats', "train --out over a format-2 model (its files replaced)", argv=T(), setup=model_setup('G2', where='out/model'), writes=True,
-        may_change=r'^out/model/(weights|rated)\.pt$', expect='ok', check=check_trained())
-    add('old-formats', "train --out over a format-1 model", argv=T(), setup=model_setup('G1', where='out/model'), writes=True,
-        may_change=r'^out/model/(weights|rated)\.pt$', expect='either', check=check_trained())
-    add('old-formats', "train --out over a format-2 model plus a foreign file", argv=T(), before_training=True,
-        setup=lambda ws: (model_setup('G2', where='out/model')(ws), (ws['d']/'out'/'model'/'notes.txt').write_text('mine')))
+    # ---- old formats: refused in one line, never unpickled, never overwritten
+    O = lambda fmt, mutate=None: model_setup(f'O{fmt}', mutate)
+    old = [(f"a good format-{fmt} model", O(fmt)) for fmt in (1, 2, 3)]
+    old += [("format 2: weights.pt a torch file with a payload (checksum updated)", O(2, old_file('weights.pt', torch_payload))),
+            ("format 2: weights.pt a raw pickle (checksum updated)", O(2, old_file('weights.pt', payload))),
+            ("format 2: rated.pt a torch file with a payload (checksum updated)", O(2, old_file('rated.pt', torch_payload_rated))),
+            ("format 2: rated.pt a raw pickle (checksum updated)", O(2, old_file('rated.pt', payload))),
+            ("format 1: weights.pt a torch file with a payload", O(1, old_file('weights.pt', torch_payload))),
+            ("format 1: weights.pt a raw pickle", O(1, old_file('weights.pt', payload))),
+            ("format 1: rated.pt a raw pickle", O(1, old_file('rated.pt', payload))),
+            ("format 3 with a payload weights.pt beside its safetensors files", O(3, lambda p, ws: (p/'weights.pt').write_bytes(torch_payload(ws)))),
+            ("format 2: sha256 wrong", O(2, jfn(lambda c: c['sha256'].__setitem__('weights.pt', '0' * 64)))),
+            ("format 2: weights.pt a directory", O(2, lambda p, ws: ((p/'weights.pt').unlink(), (p/'weights.pt').mkdir()))),
+            ("format 2: weights.pt a symlink to /dev/zero", O(2, lambda p, ws: ((p/'weights.pt').unlink(), os.symlink('/dev/zero', p/'weights.pt')))),
+            ("format 2: model.json a pickle beside a payload weights.pt", O(2, seq(old_file('weights.pt', torch_payload), jtext(payload)))),
+            ("format 1 relabelled 'collab_recs/model/4' (weights.pt with a payload, no files)", O(1, seq(old_file('weights.pt', torch_payload), jset('format', value='collab_recs/model/4')))),
+            ("format 2 relabelled 'collab_recs/model/4' with format 4's kind and options (weights.pt with a payload, no files)",
+             O(2, seq(old_file('weights.pt', torch_payload), jfn(lambda c: c.update(format='collab_recs/model/4', kind='rating', options=dict(n_factors=c['n_factors'], y_range=c['y_range'], centre=None))))))]
+    for name, setup in old:
+        must = None if 'relabelled' in name or 'model.json a pickle' in name else 'trained again'  # model.json intact: 0.2's format, said so
+        against_readers('old-formats-refused', name, setup, contains=must)
+    for fmt in (1, 2, 3):
+        add('old-formats-refused', f"load_model on a good format-{fmt} model: the message says to train again", fn=api_load, setup=O(fmt), errors=('ModelFileError',),
+            contains=r'collab_recs 0\.2 must be trained again')
+        add('old-formats-refused', f"train --out over a format-{fmt} model: refused before training, its files kept (or replaced)", argv=T(), setup=model_setup(f'O{fmt}', where='out/model'),
+            expect='either', writes=True, before_training=True, may_change=r'^out/model/(weights|rated)\.pt$', check=check_trained())
+    add('old-formats-refused', "train --out over a format-2 model plus a foreign file", argv=T(), before_training=True,
+        setup=lambda ws: (model_setup('O2', where='out/model')(ws), (ws['d']/'out'/'model'/'notes.txt').write_text('mine')))
+    add('old-formats-refused', "save_model over a format-2 model whose weights.pt holds a payload (Python API)", fn=save_api('model', None),
+        setup=O(2, old_file('weights.pt', torch_payload)), expect='either', writes=True, may_change=r'^model/(weights|rated)\.pt$',
+        check=lambda ws, o: model_problem(ws['model']), errors=('FileExistsError',))
+    add('old-formats-refused', "recommend on a format-2 model whose weights.pt holds a payload [a real process]", argv=['recommend', '--model', '{model}', '--user', '3'],
+        setup=O(2, old_file('weights.pt', torch_payload)), real=True, contains='trained again')
 
     # ---- CLI usage
     for name, argv, setup, expect, contains in [
@@ -1196,15 +1480,123 @@ def define_cases(quick:bool):
         chk = check_trained() if argv[:1] == ['train'] else check_json('score') if 'recommend' in argv[:1] and '--json' in argv else \
               check_json('similarity') if 'similar' in argv[:1] and '--json' in argv else None
         add('cli-usage', name, argv=argv, setup=setup, expect=expect, contains=contains, writes=argv[:1] == ['train'], check=chk, timeout=120)
+    # ranking and item-item models: an unknown user gets a newcomer's list (exit 0, a note on stderr); a rating model refuses one
+    R_, E_ = model_setup('R'), model_setup('E')
+    rec = lambda user, *extra: ['recommend', '--model', '{model}', '--user', user, '-n', '3', '--json', *extra]
+    for setup, kind in ((R_, 'a ranking'), (K(), 'an item-item'), (E_, 'an EASE')):
+        add('cli-usage', f"recommend an unknown user of {kind} model: a newcomer's list", argv=rec('nosuch'), setup=setup, expect='ok', check=check_newcomer('nosuch', 3))
+        add('cli-usage', f"recommend an unknown user of {kind} model: a newcomer's list [a real process]", argv=rec('nosuch'), setup=setup, expect='ok',
+            check=check_newcomer('nosuch', 3), real=True)
+    for name, argv, setup, expect, chk in [
+            ("recommend --user '' (empty) of an item-item model", rec(''), K(), 'ok', check_newcomer('', 3)),
+            ("recommend --user '#na#' of a ranking model", rec('#na#'), R_, 'ok', check_newcomer('#na#', 3)),
+            ("recommend --user 10**30 of an item-item model", rec(str(10**30)), K(), 'ok', check_newcomer(str(10**30), 3)),
+            ("recommend an unknown user of an item-item model -n 1000 (more than the catalogue)", ['recommend', '--model', '{model}', '--user', 'nosuch', '-n', '1000', '--json'], K(), 'ok', check_newcomer('nosuch', 40)),
+            ("recommend an unknown user of an item-item model, --out a new CSV", ['recommend', '--model', '{model}', '--user', 'nosuch', '-n', '3', '--out', '{d}/new.csv'], K(), 'ok',
+             lambda ws, o: None if (ws['d']/'new.csv').exists() and len((ws['d']/'new.csv').read_text().splitlines()) == 4 else "new.csv missing or not 3 rows"),
+            ("recommend an unknown user of an item-item model, --out an existing file", ['recommend', '--model', '{model}', '--user', 'nosuch', '--out', '{d}/keep.csv'],
+             lambda ws: (K()(ws), shutil.copy2(ws['in']/'ratings.csv', ws['d']/'keep.csv')), 'refused', None),
+            ("recommend an unknown user of a rating model [a real process]", ['recommend', '--model', '{model}', '--user', 'nosuch'], G(), 'refused', None),
+            ("recommend --all of an item-item model", ['recommend', '--model', '{model}', '--all', '-n', '2', '--json'], K(), 'ok', check_json('score')),
+            ("recommend --include-rated of an item-item model", rec('3', '--include-rated'), K(), 'ok', check_json('score')),
+            ("similar --user unknown of an item-item model", ['similar', '--model', '{model}', '--user', 'nosuch'], K(), 'refused', None),
+            ("similar --user 3 of an item-item model", ['similar', '--model', '{model}', '--user', '3', '--json'], K(), 'ok', check_json('similarity')),
+            ("similar an unknown item of an item-item model", ['similar', '--model', '{model}', '--item', 'nosuch title'], K(), 'refused', None),
+            ("similar --user unknown of a ranking model", ['similar', '--model', '{model}', '--user', 'nosuch'], R_, 'refused', None),
+            ("evaluate --model of an item-item model (a table, notes on better baselines)", ['evaluate', '--model', '{model}'], K(), 'ok',
+             check_text(r'ranking metrics at k=10', absent=None)),
+            ("evaluate --model of a rating model (a table)", ['evaluate', '--model', '{model}'], G(), 'ok', check_text(r'ranking metrics at k=10', absent=None)),
+            ("onboard --rounds 0 of an item-item model", ['onboard', '--model', '{model}', '--rounds', '0'], K(), 'refused', None)]:
+        add('cli-usage', name, argv=argv, setup=setup, expect=expect, check=chk, real='[a real process]' in name,
+            contains='unknown user' if 'similar --user unknown' in name or 'rating model [a' in name else 'overwrite' if 'existing file' in name else None)
+    # --set KEY=VALUE: any option of the recipe's kind, checked
+    for name, argv, expect, contains in [
+            ("train --set k=20 with a rating recipe", T('{in}/ratings.csv', '--set', 'k=20'), 'refused', 'unknown option'),
+            ("train --recipe itemknn --set nosuch=1", knn_argv('{in}/interactions.csv', '--set', 'nosuch=1'), 'refused', 'unknown option'),
+            ("train --recipe itemknn --set k=0", knn_argv('{in}/interactions.csv', '--set', 'k=0'), 'refused', 'k must'),
+            ("train --recipe itemknn --set k=-1", knn_argv('{in}/interactions.csv', '--set', 'k=-1'), 'refused', 'k must'),
+            ("train --recipe itemknn --set k=1e3 (not a whole number)", knn_argv('{in}/interactions.csv', '--set', 'k=1e3'), 'refused', 'k must'),
+            ("train --recipe itemknn --set k=abc", knn_argv('{in}/interactions.csv', '--set', 'k=abc'), 'refused', 'k must'),
+            ("train --recipe itemknn --set k=[20]", knn_argv('{in}/interactions.csv', '--set', 'k=[20]'), 'refused', 'k must'),
+            ("train --recipe itemknn --set k=null (the default)", knn_argv('{in}/interactions.csv', '--set', 'k=null'), 'either', None),
+            ("train --recipe itemknn --set k=true", knn_argv('{in}/interactions.csv', '--set', 'k=true'), 'either', None),
+            ("train --recipe itemknn --set k (no '=')", knn_argv('{in}/interactions.csv', '--set', 'k'), 'refused', None),
+            ("train --recipe itemknn --set =5 (no key)", knn_argv('{in}/interactions.csv', '--set', '=5'), 'refused', None),
+            ("train --recipe itemknn --set 'k =20' (a space)", knn_argv('{in}/interactions.csv', '--set', 'k =20'), 'either', None),
+            ("train --recipe itemknn --set alpha=NaN", knn_argv('{in}/interactions.csv', '--set', 'alpha=NaN'), 'either', None),
+            ("train --recipe itemknn --set alpha=-5", knn_argv('{in}/interactions.csv', '--set', 'alpha=-5'), 'either', None),
+            ("train --recipe itemknn --set beta=1e400", knn_argv('{in}/interactions.csv', '--set', 'beta=1e400'), 'either', None),
+            ("train --recipe itemknn --set alpha='x'", knn_argv('{in}/interactions.csv', '--set', 'alpha=x'), 'refused', None),
+            ("train --recipe itemknn --factors 4 (an option of another kind)", knn_argv('{in}/interactions.csv', '--factors', '4'), 'refused', 'unknown option'),
+            ("train --recipe itemknn --centre", knn_argv('{in}/interactions.csv', '--centre'), 'refused', 'centre'),
+            ("train --recipe ease --set lam=0", knn_argv('{in}/interactions.csv', '--set', 'lam=0', recipe='ease'), 'refused', 'lam'),
+            ("train --recipe ease --set lam=NaN", knn_argv('{in}/interactions.csv', '--set', 'lam=NaN', recipe='ease'), 'refused', 'lam'),
+            ("train --recipe ease --set lam=1e400", knn_argv('{in}/interactions.csv', '--set', 'lam=1e400', recipe='ease'), 'either', None),
+            ("train --recipe ease --set lam=1e-30", knn_argv('{in}/interactions.csv', '--set', 'lam=1e-30', recipe='ease'), 'either', None),
+            ("train --set n_factors=3 --set epochs=1 (a rating recipe's own options)", T('{in}/ratings.csv', '--set', 'n_factors=3', '--set', 'epochs=1'), 'ok', None),
+            ("train --set loader=nosuch", T('{in}/ratings.csv', '--set', 'loader=nosuch'), 'refused', 'loader'),
+            ("train --set model=svdpp", T('{in}/ratings.csv', '--set', 'model=svdpp'), 'ok', None),
+            ("train --set model=nosuch", T('{in}/ratings.csv', '--set', 'model=nosuch'), 'refused', 'model'),
+            ("train --set kind=itemknn (with a rating recipe)", T('{in}/ratings.csv', '--set', 'kind=itemknn'), 'refused', None),
+            ("train --set epochs=0", T('{in}/ratings.csv', '--set', 'epochs=0'), 'refused', 'epochs'),
+            ("train --set lr=-1", T('{in}/ratings.csv', '--set', 'lr=-1'), 'either', None),
+            ("train --recipe ranking-sampled --set n_negatives=0", ['train', '--data', '{in}/interactions.csv', '--out', '{out}', '--recipe', 'ranking-sampled', '--factors', '4',
+                                                                  '--epochs', '1', '--set', 'n_negatives=0', '--no-plots', '--show-recs', '0'], 'refused', 'n_negatives'),
+            ("train --recipe ranking-sampled on an interaction log", ['train', '--data', '{in}/interactions.csv', '--out', '{out}', '--recipe', 'ranking-sampled', '--factors', '4',
+                                                                     '--epochs', '1', '--no-plots', '--show-recs', '2'], 'ok', None),
+            ("train --recipe itemknn on ratings with --min-rating 4 (users left without any)", knn_argv('{in}/ratings.csv', '--min-rating', '4'), 'refused', 'drop-empty-users'),
+            ("train --recipe itemknn on ratings with --min-rating 4 --drop-empty-users", knn_argv('{in}/ratings.csv', '--min-rating', '4', '--drop-empty-users'), 'ok', None),
+            ("train --recipe itemknn --min-rating 4 on a log without ratings", knn_argv('{in}/interactions.csv', '--min-rating', '4'), 'refused', 'min-rating'),
+            ("train --recipe itemknn on 2 interactions", knn_argv('{in}/tiny2.csv'), 'either', None),
+            ("train --recipe itemknn --show-recs 3", knn_argv('{in}/interactions.csv', '--show-recs', '3'), 'ok', None),
+            ("train --recipe ease --valid-pct 0 (no validation)", knn_argv('{in}/interactions.csv', '--valid-pct', '0', recipe='ease'), 'either', None)]:
+        add('cli-usage', name, argv=argv, expect=expect, contains=contains, writes=True, check=check_trained(), timeout=120,
+            before_training=expect == 'refused' and not name.startswith("train --recipe ease --set lam"))
+    # tune, and train --recipe auto
+    tune = lambda recipe, *extra, data='{in}/interactions.csv': ['tune', '--data', data, '--out', '{out}', '--recipe', recipe, '--no-plots', '--show-recs', '0', *extra]
+    for name, argv, expect, contains in [
+            ("tune --recipe itemknn --trials 2 --budget 30s", tune('itemknn', '--trials', '2', '--budget', '30s'), 'ok', None),
+            ("tune --recipe ease --trials 1 --budget 1m", tune('ease', '--trials', '1', '--budget', '1m'), 'ok', None),
+            ("tune --recipe fast --trials 1 --budget 30s --epochs 1 (a rating recipe)", tune('fast', '--trials', '1', '--budget', '30s', '--epochs', '1', data='{in}/ratings.csv'), 'either', None),
+            ("tune --budget 0s", tune('itemknn', '--budget', '0s'), 'refused', 'budget|duration'),
+            ("tune --budget -1m", tune('itemknn', '--budget', '-1m'), 'refused', 'budget|duration'),
+            ("tune --budget inf", tune('itemknn', '--budget', 'inf'), 'refused', 'budget|duration'),
+            ("tune --budget nan", tune('itemknn', '--budget', 'nan'), 'refused', 'budget|duration'),
+            ("tune --budget abc", tune('itemknn', '--budget', 'abc'), 'refused', 'budget|duration'),
+            ("tune --budget 10x", tune('itemknn', '--budget', '10x'), 'refused', 'budget|duration'),
+            ("tune --budget '' (empty)", tune('itemknn', '--budget', ''), 'refused', 'budget|duration'),
+            ("tune --trials 0", tune('itemknn', '--trials', '0'), 'refused', 'trials'),
+            ("tune --trials -3", tune('itemknn', '--trials', '-3'), 'refused', 'trials'),
+            ("tune --data nosuch.csv", tune('itemknn', data='{d}/nosuch.csv'), 'refused', 'no such file'),
+            ("tune --recipe itemknn --set k=0", tune('itemknn', '--set', 'k=0'), 'refused', 'k must'),
+            ("tune --recipe nosuch", tune('nosuch'), 'refused', None),
+            ("tune --out an existing file", ['tune', '--data', '{in}/interactions.csv', '--out', '{d}/file', '--recipe', 'itemknn'], 'refused', 'not a directory'),
+            ("tune --data a payload (a pickle)", tune('itemknn', data='{in}/payload.csv'), 'refused', None),
+            ("train --recipe auto --trials 1 --budget 20s", ['train', '--data', '{in}/interactions.csv', '--out', '{out}', '--recipe', 'auto', '--trials', '1', '--budget', '20s',
+                                                            '--no-plots', '--show-recs', '0'], 'either', None),
+            ("train --recipe auto --budget 0s", ['train', '--data', '{in}/interactions.csv', '--out', '{out}', '--recipe', 'auto', '--budget', '0s'], 'refused', 'budget|duration'),
+            ("evaluate --data --recipe auto", ['evaluate', '--data', '{in}/interactions.csv', '--recipe', 'auto', '--json'], 'refused', 'tune'),
+            ("evaluate --data --recipe itemknn --set k=20", ['evaluate', '--data', '{in}/interactions.csv', '--recipe', 'itemknn', '--set', 'k=20', '--json'], 'ok', None),
+            ("evaluate --data --recipe itemknn --set k=0", ['evaluate', '--data', '{in}/interactions.csv', '--recipe', 'itemknn', '--set', 'k=0', '--json'], 'refused', 'k must')]:
+        chk = check_json('ndcg@10', last_only=True) if argv[0] == 'evaluate' else check_trained()
+        add('cli-usage', name, argv=argv, setup=(lambda ws: (ws['d']/'file').write_text('x')) if 'existing file' in name else None, expect=expect, contains=contains,
+            writes=argv[0] != 'evaluate', check=chk, timeout=240 if 'auto' in name else 120, before_training=expect == 'refused', heavy='--recipe auto --trials' in name)
 
-def _crash_train(ws, step):
-    "In a child: `collab-recs train --out OUT` with a simulated kill (an uncatchable-by-the-package exception) at save step `step`"
+
+    for c in CASES: c.pin = c.pin or c.id in PINNED
+    missing = set(PINNED) - {c.id for c in CASES}
+    assert not missing, f"PINNED names cases that do not exist: {sorted(missing)}"
+
+def _crash_train(ws, step, recipe='fast'):
+    "In a child: `collab-recs train --out OUT` (`recipe`) with a simulated kill (an uncatchable-by-the-package exception) at save step `step`"
     import collab_recs.save as S, collab_recs.cli as C
     class Kill(BaseException): pass
     def crash(s):
         if s == step: raise Kill(s)
     S._crash_point = crash
-    try: C.main(train_argv(str(ws['in']/'ratings.csv'), '--seed', '3', out=str(ws['out'])))
+    argv = (train_argv(str(ws['in']/'ratings.csv'), '--seed', '3', out=str(ws['out'])) if recipe == 'fast' else
+            knn_argv(str(ws['in']/'interactions.csv'), '--seed', '3', out=str(ws['out']), recipe=recipe))
+    try: C.main(argv)
     except Kill: return 0
     raise RuntimeError(f"the save never reached step {step!r}")
 
@@ -1222,84 +1614,136 @@ def self_test(t:Path, logs:Path) -> dict:
     r = run_child(unsafe, logs, 'self-test', t)
     return dict(payloads_run_when_unpickled_unsafely=r.get('rc') == 0)
 
-@call_parse
-def main(quick:Param("a smaller matrix: two readers per corrupted model, no real processes", store_true)=False,
-         only:Param("only these categories (comma-separated)", str)=None,
-         timeout:Param("seconds a case may take before it counts as a hang", float)=60,
-         json_path:Param("where to write the results (default: bench/results/adversarial.json)", str)=None,
-         keep:Param("keep the work folder (its path is printed)", store_true)=False):
-    "Issue 15's adversarial matrix: every case either works or is refused cleanly; nothing is lost; nothing is executed."
+def prepare(t:Path, timeout:float=60) -> dict:
+    """Ready work folder `t` for the cases: one thread, every module imported once (each forked child shares them), the inputs,
+    the good models, and the payload self-test (returned)"""
     os.environ['OMP_NUM_THREADS'] = '1'
-    started = time.time()
     import torch
     torch.set_num_threads(1)
-    import collab_recs.cli, collab_recs.save, collab_recs.data, collab_recs.recipes, collab_recs.evaluation, collab_recs.onboarding  # imported once: every child shares them
-    import collab_recs.interpret, collab_recs.recommend, collab_recs.plots, collab_recs.foldin, collab_recs.dataloaders, collab_recs.learner, collab_recs.baselines
+    import collab_recs.cli, collab_recs.save, collab_recs.data, collab_recs.recipes, collab_recs.evaluation, collab_recs.onboarding  # noqa: F401
+    import collab_recs.interpret, collab_recs.recommend, collab_recs.plots, collab_recs.foldin, collab_recs.dataloaders, collab_recs.learner, collab_recs.baselines  # noqa: F401
+    import collab_recs.kinds, collab_recs.itemitem, collab_recs.ranking, collab_recs.training, collab_recs.tuning  # noqa: F401
     import fastai.tabular.all, safetensors.torch  # noqa: F401
-    t = Path(tempfile.mkdtemp(prefix='adversarial-'))
+    r = run_child(lambda: make_inputs(t/'in'), t/'logs', 'inputs', t, timeout=300)
+    if r.get('rc') != 0: raise RuntimeError(f"could not write the inputs: {tail(r['stderr'], 2000)}")
+    make_models(t, timeout)
+    return self_test(t, t/'logs')
+
+def quick_sample(cases:list) -> list:
+    """--quick: of every category, the QUICK_PER_CATEGORY cases whose ids hash lowest with QUICK_SEED (a fixed draw that a case added
+    elsewhere does not reshuffle), never a real process or a heavy case unless pinned; and every pinned case"""
+    rank = lambda c: hashlib.sha256(f'{QUICK_SEED}:{c.id}'.encode()).hexdigest()
+    keep = set()
+    for cat in CATEGORIES:
+        pool = [c for c in cases if c.cat == cat and not (c.real or c.heavy or c.pin)]
+        keep |= {c.id for c in sorted(pool, key=rank)[:QUICK_PER_CATEGORY]}
+    return [c for c in cases if c.id in keep or c.pin]
+
+def select(quick:bool=False, categories:str=None, case:str=None) -> list:
+    "The cases to run: all of CASES, or --quick's sample, of `categories` (comma-separated), whose id matches regex `case`"
+    if not CASES: define_cases()
+    cats = categories.split(',') if categories else list(CATEGORIES)
+    bad = set(cats) - set(CATEGORIES)
+    if bad: raise ValueError(f"unknown categories {sorted(bad)}; known: {list(CATEGORIES)}")
+    cases = quick_sample(CASES) if quick else CASES
+    return [c for c in cases if c.cat in cats and (case is None or re.search(case, c.id))]
+
+def reproduction(case:Case, ws:dict) -> str:
+    "How to run `case` by hand"
+    return (('printf %r | ' % case.stdin if case.stdin else '') + ('python -m collab_recs.cli ' + ' '.join(map(repr, fill(case.argv, ws))) if case.argv is not None
+            else f"Python: {case.fn.__qualname__ if hasattr(case.fn, '__qualname__') else case.fn}"))
+
+def run_case(case:Case, k:int, t:Path, timeout:float=60, ins_before:dict=None, keep:bool=False) -> dict:
+    """Run `case` in its own folder t/cases/k and judge it (the inputs compared with `ins_before`, or with a fingerprint taken now):
+    {'problems', 'outcome', 'lost', 'marker', 'ins_after', 'run', 'stderr'}"""
+    import collab_recs.cli
+    d = t/'cases'/str(k)
+    if d.exists(): shutil.rmtree(d)
+    d.mkdir(parents=True)
+    if ins_before is None: ins_before = fingerprint(t/'in')
     logs = t/'logs'
+    ws = dict(d=d, model=d/'model', out=d/'out', marker=t/'PWNED', logs=logs, tag=str(k), timeout=case.timeout or timeout, base=t/'base', **{'in': t/'in'})
     try:
-        r = run_child(lambda: make_inputs(t/'in'), logs, 'inputs', t, timeout=300)
-        if r.get('rc') != 0: sys.exit(f"could not write the inputs: {tail(r['stderr'], 2000)}")
-        make_models(t, timeout)
-        selftest = self_test(t, logs)
-        define_cases(quick)
-        cats = [c for c in (only.split(',') if only else CATEGORIES)]
-        bad = set(cats) - set(CATEGORIES)
-        if bad: sys.exit(f"unknown categories {sorted(bad)}; known: {list(CATEGORIES)}")
-        cases = [c for c in CASES if c.cat in cats]
+        if case.setup: case.setup(ws)
+    except Exception as e:
+        r, before = dict(crash=f"the case's setup failed: {type(e).__name__}: {e}"), {}
+    else:
+        before = fingerprint(d)
+        if case.real: r = run_real(fill(case.argv, ws), d, case.stdin, ws['timeout'])
+        elif case.argv is not None:
+            argv = fill(case.argv, ws)
+            r = run_child(lambda: collab_recs.cli.main(argv), logs, str(k), d, case.stdin, ws['timeout'])
+        else: r = run_child(lambda: case.fn(ws), logs, str(k), d, case.stdin, ws['timeout'])
+    after, ins_after = fingerprint(d), fingerprint(t/'in')
+    marker = (t/'PWNED').exists()
+    if marker: (t/'PWNED').unlink()
+    ws.update(before=before, stderr=r.get('stderr', ''))
+    problems, outcome, lost = judge(case, r, ws, before, after, ins_before, ins_after, marker)
+    res = dict(problems=problems, outcome=outcome, lost=lost, marker=marker, ins_after=ins_after, run=reproduction(case, ws),
+               stderr=r.get('stderr', '') or r.get('msg', '') or r.get('crash', ''))
+    if not keep: shutil.rmtree(d, ignore_errors=True)
+    return res
+
+@call_parse
+def main(quick:Param("a fixed, seeded sample: a few cases of every category, plus the pinned ones", store_true)=False,
+         category:Param("only these categories (comma-separated)", str)=None,
+         only:Param("the same as --category (kept for old command lines)", str)=None,
+         case:Param("only the cases whose 'category/name' matches this regular expression", str)=None,
+         list_cases:Param("list the selected cases (category/name) and exit, running nothing", store_true)=False,
+         timeout:Param("seconds a case may take before it counts as a hang", float)=60,
+         json_path:Param("where to write the results (default: bench/results/adversarial.json for a full run; none for a partial one)", str)=None,
+         keep:Param("keep the work folder (its path is printed)", store_true)=False):
+    "Issue 15's adversarial matrix: every case either works or is refused cleanly; nothing is lost; nothing is executed."
+    started = time.time()
+    try: cases = select(quick, category or only, case)
+    except ValueError as e: sys.exit(str(e))
+    cats = [c for c in CATEGORIES if any(x.cat == c for x in cases)]
+    if list_cases:
+        for c in cases: print(c.id)
+        print(f"{len(cases)} cases in {len(cats)} categories (of {len(CASES)} in the whole matrix)")
+        return
+    if not cases: sys.exit("no case selected")
+    partial = quick or bool(category or only or case)
+    if json_path is None and not partial: json_path = str(ROOT/'bench'/'results'/'adversarial.json')
+    t = Path(tempfile.mkdtemp(prefix='adversarial-'))
+    try:
+        try: selftest = prepare(t, timeout)
+        except RuntimeError as e: sys.exit(str(e))
+        import torch
         print(f"{len(cases)} cases in {len(cats)} categories; work folder {t}", flush=True)
         ins_before = fingerprint(t/'in')
         counts = {c: dict(tried=0, clean=0, defects=0) for c in cats}
         defects, code_exec, data_loss, outcomes = [], 0, 0, {}
-        for k, case in enumerate(cases):
-            d = t/'cases'/str(k); d.mkdir(parents=True)
-            ws = dict(d=d, model=d/'model', out=d/'out', marker=t/'PWNED', logs=logs, tag=str(k), timeout=case.timeout or timeout, base=t/'base', **{'in': t/'in'})
-            try:
-                if case.setup: case.setup(ws)
-            except Exception as e:
-                r, before = dict(crash=f"the case's setup failed: {type(e).__name__}: {e}"), {}
-            else:
-                before = fingerprint(d)
-                if case.real: r = run_real(fill(case.argv, ws), d, case.stdin, ws['timeout'])
-                elif case.argv is not None:
-                    argv = fill(case.argv, ws)
-                    r = run_child(lambda: collab_recs.cli.main(argv), logs, str(k), d, case.stdin, ws['timeout'])
-                else: r = run_child(lambda: case.fn(ws), logs, str(k), d, case.stdin, ws['timeout'])
-            after, ins_after = fingerprint(d), fingerprint(t/'in')
-            marker = (t/'PWNED').exists()
-            if marker: code_exec += 1; (t/'PWNED').unlink()
-            problems, outcome, lost = judge(case, r, ws, before, after, ins_before, ins_after, marker)
-            if lost: data_loss += 1
-            ins_before = ins_after  # report a changed input once
-            counts[case.cat]['tried'] += 1
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
-            if problems:
-                counts[case.cat]['defects'] += 1
-                how = ('printf %r | ' % case.stdin if case.stdin else '') + ('python -m collab_recs.cli ' + ' '.join(map(repr, fill(case.argv, ws))) if case.argv is not None
-                       else f"Python: {case.fn.__qualname__ if hasattr(case.fn, '__qualname__') else case.fn}")
-                defects.append(dict(category=case.cat, case=case.name, expected=case.expect, outcome=outcome, problems=problems, run=how,
-                                    stderr_tail=tail(r.get('stderr', '') or r.get('msg', ''), 800)))
-                print(f"DEFECT [{case.cat}] {case.name}: {'; '.join(problems)}\n    {tail(r.get('stderr', '') or r.get('msg', ''), 300)}", flush=True)
-            else: counts[case.cat]['clean'] += 1
+        for k, c in enumerate(cases):
+            res = run_case(c, k, t, timeout, ins_before, keep)
+            ins_before = res['ins_after']  # report a changed input once
+            if res['marker']: code_exec += 1
+            if res['lost']: data_loss += 1
+            counts[c.cat]['tried'] += 1
+            outcomes[res['outcome']] = outcomes.get(res['outcome'], 0) + 1
+            if res['problems']:
+                counts[c.cat]['defects'] += 1
+                defects.append(dict(category=c.cat, case=c.name, expected=c.expect, outcome=res['outcome'], problems=res['problems'], run=res['run'],
+                                    stderr_tail=tail(res['stderr'], 800)))
+                print(f"DEFECT [{c.cat}] {c.name}: {'; '.join(res['problems'])}\n    {tail(res['stderr'], 300)}", flush=True)
+            else: counts[c.cat]['clean'] += 1
             if (k + 1) % 50 == 0: print(f"... {k + 1}/{len(cases)} cases, {len(defects)} defects, {time.time() - started:.0f} s", flush=True)
-            if not keep: shutil.rmtree(d, ignore_errors=True)
         tot = {k: sum(c[k] for c in counts.values()) for k in ('tried', 'clean', 'defects')}
         print(f"\n{'category':20s} {'tried':>6s} {'clean':>6s} {'defects':>8s}")
         for c, v in counts.items(): print(f"{c:20s} {v['tried']:6d} {v['clean']:6d} {v['defects']:8d}")
         print(f"{'total':20s} {tot['tried']:6d} {tot['clean']:6d} {tot['defects']:8d}")
-        print(f"code execution: {code_exec} case(s); data loss: {data_loss} case(s); payload self-test: {selftest}")
+        print(f"code execution: {code_exec} case(s); data loss: {data_loss} case(s); payload self-test: {selftest}; {time.time() - started:.0f} s")
         if defects:
             print("\nDefects:")
             for x in defects: print(f"- [{x['category']}] {x['case']}: {'; '.join(x['problems'])}\n    run: {x['run']}")
         import platform, collections
         # the same problem met through several commands or variants: one line each, with how many cases showed it
         distinct = collections.Counter(re.sub(r"/tmp/\S+", 'PATH', f"[{x['category']}] {'; '.join(x['problems'])}")[:200] for x in defects)
-        figures = dict(python=platform.python_version(), torch=torch.__version__, quick=quick, categories=cats, timeout_s=timeout,
+        figures = dict(python=platform.python_version(), torch=torch.__version__, quick=quick, categories=cats, case_filter=case, timeout_s=timeout,
                        descriptions={c: CATEGORIES[c] for c in cats}, counts=counts, totals=tot, outcomes=outcomes,
                        code_execution=code_exec, data_loss=data_loss, self_test=selftest,
                        distinct_problems=[dict(problem=k, cases=v) for k, v in distinct.most_common()], defects=defects)
-        write_results('adversarial', 'bench.adversarial', figures, started, json_path)
+        if json_path: write_results('adversarial', 'bench.adversarial', figures, started, json_path)
     finally:
         if keep: print(f"work folder kept: {t}")
         else: shutil.rmtree(t, ignore_errors=True)

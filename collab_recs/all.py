@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MODULES']
 
-# %% ../nbs/99_all.ipynb #cd61ab83
+# %% ../nbs/99_all.ipynb #92e56ffe
 import importlib
 # Every chapter's module, in the order of the chapters; `from collab_recs.all import *` gives all their public names
 # (`recommend` the function, not the module). The command line (`collab_recs.cli`) is a program, not an API.
