@@ -18,7 +18,7 @@ help:
 	@echo "make demo       set up, then train on MovieLens-100k with the default recipe (writes out/ml-100k)"
 	@echo "make dist       build a wheel of the package into dist/ (needs only python3 with pip)"
 	@echo "make test       set up, then run the default test suite (what CI runs): notebooks, the package, the README's commands"
-	@echo "make test-slow  also run the notebook cells flagged slow"
+	@echo "make test-slow  also run the notebook cells flagged slow, and the whole adversarial matrix"
 	@echo "make test-newest the notebooks' tests against the newest fastai and fastcore (CI runs it too)"
 	@echo "make test-docs  build the docs site and check every page in headless Chromium (CI runs it too)"
 	@echo "make docs       build the docs site into _docs/ (offline; executes the notebooks, slow cells too)"
@@ -59,10 +59,10 @@ test-nbs: data
 	$(BIN)/python -m pytest -q tests/test_notebooks.py
 
 test-slow: data
-	COLLAB_RECS_SLOW=1 $(BIN)/python -m pytest -q tests/test_notebooks.py
+	COLLAB_RECS_SLOW=1 $(BIN)/python -m pytest -q tests/test_notebooks.py tests/test_adversarial.py
 
 test-package: venv
-	$(BIN)/python -m pytest -q tests/test_package.py tests/test_bench.py
+	$(BIN)/python -m pytest -q tests/test_package.py tests/test_bench.py tests/test_adversarial.py
 
 # Every command README.md shows after `make demo`, run as written against what the demo writes
 test-readme: data

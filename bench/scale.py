@@ -5,7 +5,7 @@ its own), and NDCG@10 on the held-out items, next to implicit's ALS on the same 
 requirement). Then the item-item recipes at that size: fit seconds and peak memory, or their one-line refusal, within a
 time limit each.
 
-Usage: python -m bench.scale [--interactions 25000000] [--epochs 4] [--item-item-limit 900] [--json PATH]
+Usage: python -m bench.scale [--interactions 25000000] [--epochs 4] [--set bs=1024 n_factors=64] [--item-item-limit 900] [--json PATH]
 """
 import argparse, json, subprocess, sys, time
 from pathlib import Path
@@ -34,8 +34,8 @@ def dataloaders(n:int):
     dls, index_s = timed(tensor_dataloaders, ds, split='user', valid_pct=0.1, seed=0)
     return dls, read_s, index_s
 
-def ranking(n:int, epochs:int) -> dict:
-    "Train the ranking-sampled recipe: interactions/s of each epoch's training phase, held-out NDCG@10, peak RSS"
+def ranking(n:int, epochs:int, overrides:dict) -> dict:
+    "Train the ranking-sampled recipe (with `overrides`): interactions/s of each epoch's training phase, held-out NDCG@10, peak RSS"
     from fastai.callback.core import Callback
     from collab_recs.recipes import recipe_options, fit_recipe
     from collab_recs.tuning import holdout_ndcg
@@ -47,7 +47,7 @@ def ranking(n:int, epochs:int) -> dict:
             if self.training: self.n += len(self.yb[0])  # the batch's users' interactions
         def after_train(self): self.epochs.append((time.perf_counter() - self.t, self.n))
     timer = EpochTimer()
-    opts = recipe_options('ranking-sampled', epochs=epochs)
+    opts = recipe_options('ranking-sampled', **{'epochs': epochs, **overrides})
     learn, fit_s = timed(fit_recipe, dls, opts, seed=0, cbs=[timer], validate='last')
     ndcg, eval_s = timed(holdout_ndcg, learn.model, dls)
     return dict(step='ranking-sampled recipe', options=opts, read_s=read_s, index_s=index_s, fit_s=fit_s, eval_s=eval_s,
@@ -99,6 +99,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--interactions', type=int, default=25_000_000)
     p.add_argument('--epochs', type=int, default=4, help='epochs of the ranking-sampled recipe')
+    p.add_argument('--set', nargs='*', default=['bs=1024', 'n_factors=64'], metavar='KEY=VALUE',
+                   help="options of the ranking-sampled recipe to change at this scale (default: bs=1024 n_factors=64: a quarter "
+                        "of the optimiser steps, half the factors)")
     p.add_argument('--item-item-limit', type=float, default=900., help="seconds each item-item recipe may take")
     p.add_argument('--skip-item-item', action='store_true')
     p.add_argument('--worker', nargs='+', default=None, help=argparse.SUPPRESS)
@@ -106,7 +109,8 @@ def main():
     a = p.parse_args()
     if a.worker:
         step, *rest = a.worker
-        out = {'generate': lambda: generate(a.interactions), 'ranking': lambda: ranking(a.interactions, int(rest[0])),
+        sets = dict((k, json.loads(v)) for k, v in (o.split('=', 1) for o in a.set))
+        out = {'generate': lambda: generate(a.interactions), 'ranking': lambda: ranking(a.interactions, int(rest[0]), sets),
                'als': lambda: als(a.interactions), 'item-item': lambda: item_item(a.interactions, rest[0])}[step]()
         print(json.dumps(out, default=float)); return
     started, rows = time.time(), []
@@ -114,7 +118,7 @@ def main():
     steps = [['ranking', a.epochs], ['als']] + ([] if a.skip_item_item else [['item-item', 'itemknn'], ['item-item', 'ease']])
     for s in steps:
         limit = a.item_item_limit if s[0] == 'item-item' else 3600
-        rows.append(run([*s, '--interactions', a.interactions], limit))
+        rows.append(run([*s, '--interactions', a.interactions, '--set', *a.set], limit))
         print(json.dumps(rows[-1], default=float), flush=True)
     write_results('scale', 'bench.scale', dict(interactions=a.interactions, synthetic=SYNTH, split='per user, 10% held out, seed 0',
                                                rows=rows), started, a.json)

@@ -14,8 +14,8 @@ from bench.common import ROOT, peak_rss_gb, set_threads, timed, in_subprocess, w
 
 METHODS = ['fastbook', 'fast', 'sparse', 'best', 'fastai collab_learner', 'surprise SVD']
 SYNTH = dict(n_users=162_000, n_items=59_000, n_ratings=25_000_000, seed=0)
-OPTIMISERS = {'rowwise': 'RowWiseAdagrad (sparse)', 'adam': 'SparseAdam (sparse)', 'dense': 'Adam (dense)', 'dense-notrim': 'Adam (dense), no TrimMemoryCallback',
-              'ranking': 'ranking-sampled recipe (sampled softmax; sparse user gradients, SparseAdam)'}
+OPTIMISERS = {'rowwise': 'RowWiseAdagrad (sparse)', 'adam': 'SparseAdam (sparse)', 'dense': 'Adam (dense)', 'dense-notrim': 'Adam (dense), no TrimMemoryCallback'}
+# The ranking path at this scale, on interactions, is measured by `python -m bench.scale`
 
 def ml100k(method:str, seed:int) -> dict:
     "Train `method` on the seeded 80/20 split of MovieLens-100k; time the fit (and the data preparation separately)"
@@ -80,7 +80,7 @@ def synth_generate(n_ratings:int) -> dict:
     return dict(data=f'synthetic {n_ratings:,}', method='generate', seconds=secs, peak_rss_gb=peak_rss_gb())
 
 def synth_train(n_ratings:int, opt:str, epochs:int, bs:int, lr:float, wd:float, max_batches:int=0) -> dict:
-    "Ingest (read the file), index (`tensor_dataloaders`) and train; training throughput of each epoch (interactions/s for the ranking recipe)"
+    "Ingest (read the file), index (`tensor_dataloaders`) and train; training throughput of each epoch"
     import pandas as pd
     from fastai.torch_core import set_seed
     from fastai.callback.core import Callback, CancelFitException
@@ -98,7 +98,7 @@ def synth_train(n_ratings:int, opt:str, epochs:int, bs:int, lr:float, wd:float, 
         def after_batch(self):
             if not self.training: return
             if max_batches and self.iter == 1: self.t, self.n = time.perf_counter(), 0; return
-            self.n += len(self.yb[0])  # ratings; for the ranking recipe, a batch's users' interactions
+            self.n += len(self.yb[0])
             if max_batches and self.iter == max_batches + 1: self.after_train(); raise CancelFitException
         def after_train(self): self.epochs.append((time.perf_counter() - self.t, self.n))
     class NoTrim(TrimMemoryCallback):
@@ -107,15 +107,9 @@ def synth_train(n_ratings:int, opt:str, epochs:int, bs:int, lr:float, wd:float, 
     timer = EpochTimer()
     set_seed(0)
     kw = {'opt_func': SparseAdam} if opt == 'adam' else {}
-    if opt == 'ranking':
-        from collab_recs.recipes import recipe_options
-        from collab_recs.ranking import ranking_learner, ranking_loss
-        r = recipe_options('ranking-sampled')  # the recipe for large catalogues: sampled softmax, sparse user gradients
-        learn = ranking_learner(dls, n_factors=r['n_factors'], bs=bs, sparse=True, loss_func=ranking_loss(r, dls), cbs=[timer])
-        epochs, lr, wd = epochs, r['lr'], r['wd']
-    else: learn = dot_product_learner(dls, n_factors=50, sparse=opt in ('rowwise', 'adam'), cbs=[timer] + ([NoTrim()] if opt == 'dense-notrim' else []), **kw)
+    learn = dot_product_learner(dls, n_factors=50, sparse=opt in ('rowwise', 'adam'), cbs=[timer] + ([NoTrim()] if opt == 'dense-notrim' else []), **kw)
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, wd=wd)
-    res = evaluate(learn) if not max_batches and opt != 'ranking' else {}
+    res = evaluate(learn) if not max_batches else {}
     return dict(data=f'synthetic {n_ratings:,}', method=OPTIMISERS[opt], optimiser=opt, bs=bs, lr=lr, wd=wd, epochs=epochs,
                 n_train=len(dls.train.dataset), n_users=len(dls.classes['user'])-1, n_items=len(dls.classes['item'])-1,
                 ingest_s=ingest, index_s=index, epoch_s=[s for s, n in timer.epochs], ratings_per_s=[n/s for s, n in timer.epochs],
@@ -166,8 +160,6 @@ def main():
     p.add_argument('--adam-lr', type=float, default=5e-2, help='peak learning rate of the SparseAdam and dense Adam runs')
     p.add_argument('--adam-wd', type=float, default=0.5, help='weight decay of the SparseAdam and dense Adam runs')
     p.add_argument('--compare-batches', type=int, default=0, help='time the other optimisers at scale over this many batches (0: one whole epoch)')
-    p.add_argument('--ranking-batches', type=int, default=300, help='time the ranking recipe at scale over this many batches of users (0: one whole epoch)')
-    p.add_argument('--ranking-bs', type=int, default=1024, help='users per batch of the ranking recipe at scale')
     p.add_argument('--threads', type=int, default=0, help='torch threads in each worker (0: torch default)')
     p.add_argument('--json', default=None, help='where to write the results (default: bench/results/speed.json)')
     p.add_argument('--worker', help=argparse.SUPPRESS)
@@ -202,7 +194,6 @@ def main():
             row = in_subprocess('bench.speed', '--worker', 'synth-generate', '--synthetic-ratings', n, *common); synth_rows.append(row)
             print(f"generated synthetic ratings: {row}", flush=True)
         todo = [('rowwise', a.epochs, 0, a.lr, a.wd, a.bs)] + [(o, 1, a.compare_batches, a.adam_lr, a.adam_wd, a.bs) for o in ('adam', 'dense', 'dense-notrim')]
-        todo.append(('ranking', 1, a.ranking_batches, 0, 0, a.ranking_bs))
         for m, epochs, mb, lr, wd, bs in todo:
             row = in_subprocess('bench.speed', '--worker', 'synth-train', '--method', m, '--synthetic-ratings', n, '--epochs', epochs,
                                 '--bs', bs, '--lr', lr, '--wd', wd, '--max-batches', mb, *common); synth_rows.append(row)

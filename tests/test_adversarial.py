@@ -16,34 +16,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))
 import bench.adversarial as A
+from collab_recs.data import quiet_dependency_warnings
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    quiet_dependency_warnings()  # as importing the package does in a user's session: pytest restores the filters for every test
 
 TIMEOUT = 60  # seconds a case may take before it counts as a hang (the script's default)
 
 # regex on 'category/case' -> the package defect such cases meet, with a one-line reproduction
-KNOWN_DEFECTS = {
-    r"^onboard-answers/onboard an (item-item|EASE) model":
-        "onboard on an item-item model: AttributeError 'ItemItem' object has no attribute 'y_range' (foldin.model_rating_range) -- "
-        "collab-recs train --data log.csv --recipe itemknn --out o && printf '4\\n' | collab-recs onboard --model o/model",
-    r"^cli-usage/recommend an unknown user of a ranking model: a newcomer's list \[a real process\]$":
-        "recommend --user UNKNOWN on a ranking model, in a fresh process: NotImplementedError 'RankingDotProductBias cannot score a new user' "
-        "(its score_new_user is patched in by collab_recs.foldin, which recommend does not import) -- "
-        "collab-recs train --data log.csv --recipe ranking --out o && collab-recs recommend --model o/model --user nosuch",
-    r"^model-json/kind (\['rating'\]|\{'rating': 1\}) \[":
-        "model.json whose kind is a list or an object: TypeError unhashable type (cfg.get('kind') in KINDS) -- "
-        "set \"kind\": [\"rating\"] in o/model/model.json, then collab-recs recommend --model o/model --user 3",
-    r"^model-json/meta\.options\.set (null|5|\[\[\['k'\], 1\]\])":
-        "evaluate --model whose meta.options.set is null, a number or has an unhashable key: TypeError (cli.evaluate_cmd) -- "
-        "set \"set\": null in meta.options of o/model/model.json, then collab-recs evaluate --model o/model",
-    r"^cli-usage/train --recipe itemknn --set k=true$":
-        "--set k=true passes recipe_options (bool is Integral), then torch.topk fails: TypeError -- "
-        "collab-recs train --data log.csv --recipe itemknn --set k=true",
-    r"^impossible-sizes/train --recipe ranking-sampled --set n_negatives=10\*\*12$":
-        "an impossible n_negatives is not refused up front: RuntimeError from the allocator (8 TB) -- "
-        "collab-recs train --data log.csv --recipe ranking-sampled --set n_negatives=1000000000000",
-    r"^cli-usage/recommend an unknown user of an item-item model, --out an existing file$":
-        "recommend --user UNKNOWN --out EXISTING on an item-item model prints the newcomer note, then the refusal: two lines on stderr -- "
-        "collab-recs recommend --model o/model --user nosuch --out existing.csv",
-}
+KNOWN_DEFECTS = {}  # none at present; an entry is 'category/case' regex -> the defect, with a one-line reproduction
 
 def known_defect(case_id:str) -> str|None:
     return next((why for pat, why in KNOWN_DEFECTS.items() if re.search(pat, case_id)), None)
@@ -60,6 +42,7 @@ def _param(case):
 def work(tmp_path_factory):
     "The work folder with the inputs and the good models (trained once by the CLI), and the payload self-test's result"
     t = tmp_path_factory.mktemp('adversarial')
+    quiet_dependency_warnings()  # the fixture imports fastai, before any test's own filters
     return t, A.prepare(t, TIMEOUT)
 
 def test_quick_sample_touches_every_category():
