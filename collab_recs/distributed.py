@@ -12,7 +12,7 @@ from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
 
 # %% auto #0
-__all__ = ['DistributedCPU', 'setup_distributed', 'distributed_fit', 'is_main_process']
+__all__ = ['DistributedCPU', 'process_gpu', 'setup_distributed', 'distributed_fit', 'is_main_process']
 
 # %% ../nbs/07_distributed.ipynb #c9d55a60
 class DistributedCPU(Callback):
@@ -36,6 +36,17 @@ class DistributedCPU(Callback):
         if isinstance(self.learn.model, DistributedDataParallel): self.learn.model = self.learn.model.module
         self.learn.dls.loaders[0] = self.old_train
 
+# %% ../nbs/07_distributed.ipynb #37b59a4e
+def process_gpu() -> int|None:
+    "This process's GPU under torchrun (its `LOCAL_RANK`), or `None` without CUDA; refuses more processes than GPUs"
+    if not torch.cuda.is_available(): return None
+    local, n = int(os.environ.get('LOCAL_RANK', 0)), torch.cuda.device_count()
+    procs = int(os.environ.get('LOCAL_WORLD_SIZE', local + 1))
+    if procs > n:  # NCCL refuses two ranks on one GPU, and a rank past the last GPU has none
+        raise ValueError(f"torchrun started {procs} processes on this machine, which has {n} GPU{'s' if n > 1 else ''}: "
+                         f"use --nproc_per_node {n} (one process per GPU), or CUDA_VISIBLE_DEVICES='' to train on the CPUs")
+    return local
+
 # %% ../nbs/07_distributed.ipynb #f73291b9
 def setup_distributed(
     backend:str=None, # 'gloo', 'nccl', or `None` for NCCL when CUDA is available, else gloo (sparse gradients need gloo: see below)
@@ -43,8 +54,9 @@ def setup_distributed(
     "Initialise `torch.distributed` from torchrun's environment variables (no-op outside torchrun)."
     if 'WORLD_SIZE' not in os.environ or int(os.environ['WORLD_SIZE']) < 2: return 0, 1
     if not dist.is_initialized():
-        backend = backend or ('nccl' if torch.cuda.is_available() else 'gloo')
-        if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))  # one GPU per process, whichever the backend
+        gpu = process_gpu()
+        backend = backend or ('nccl' if gpu is not None else 'gloo')
+        if gpu is not None: torch.cuda.set_device(gpu)  # one GPU per process, whichever the backend
         dist.init_process_group(backend)
     return dist.get_rank(), dist.get_world_size()
 

@@ -101,11 +101,12 @@ def fit_model(
     "(`DataLoaders`, trained learner or model, seconds): `opts` on `ds` as `args` say (on every process, under torchrun)"
     import torch
     from collab_recs.recipes import fit_recipe
-    from collab_recs.distributed import distributed_fit
+    from collab_recs.distributed import distributed_fit, process_gpu
     fit, loader, device = None, None, None
     if world > 1:  # every process trains on its shard of each epoch of tensor batches
         loader = 'tensor'
-        if torch.cuda.is_available(): device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
+        gpu = process_gpu()
+        if gpu is not None: device = torch.device('cuda', gpu)
         fit = lambda learn, epochs, lr, wd: distributed_fit(learn, epochs, lr, wd=wd, seed=args.seed)
     dls = training_dataloaders(ds, args, opts, loader, device)
     start = time.perf_counter()

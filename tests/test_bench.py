@@ -20,3 +20,4 @@ def test_gpu_script_checks_itself_on_cpu(tmp_path):
     runs = doc['torchrun']
     assert len(runs) == 4 and all(r['exit'] == 0 and r['model'].startswith('loaded') for r in runs), runs
     assert {r['world_size'] for r in runs} == {1, 2}
+    assert all(r['ok'] and r['expected'] == 'trains and saves' for r in runs), runs  # on the CPU every run trains
