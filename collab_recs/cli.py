@@ -8,7 +8,7 @@ import argparse, json, math, os, sys, tempfile, time
 from pathlib import Path
 from .kinds import KINDS, kind_of
 from .training import (DATASETS, load_dataset, training_dataloaders, fit_model, training_metrics, training_plots,
-                                  output_paths, check_output_folder, strict_json, write_atomically)
+                                  output_paths, check_output_folder, strict_json, write_atomically, record_outputs)
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
 # %% auto #0
@@ -118,6 +118,8 @@ def _output_options(p:argparse.ArgumentParser):
     p.add_argument('--out', default='out', help='directory for model, metrics.json and plots (default: %(default)s)')
     p.add_argument('--show-recs', type=int, default=3, metavar='N', help='print top-5 recommendations for N users (default: %(default)s)')
     p.add_argument('--no-plots', action='store_true', help='skip writing the PNG plots')
+    p.add_argument('--overwrite', action='store_true',
+                   help="replace files in --out named like the outputs that train did not write (default: stop)")
 
 def make_parser() -> argparse.ArgumentParser:
     "The `collab-recs` argument parser (built without importing torch, fastai or pandas)"
@@ -207,7 +209,7 @@ def train(args, ds=None) -> dict:
     learns = kind_of(opts['kind']).data
     out = Path(args.out)
     paths = output_paths(out)
-    check_output_folder(out, paths, args.data)
+    check_output_folder(out, paths, args.data, args.overwrite)
     rank, world = setup_distributed('gloo' if opts.get('sparse') else None)  # NCCL cannot all-reduce sparse gradients; gloo can
     say = print if rank == 0 else (lambda *a, **k: None)
     if ds is None:
@@ -224,7 +226,8 @@ def train(args, ds=None) -> dict:
     from collab_recs.save import save_model
     save_model(res, paths['model'], meta=dict(data=ds.name, options=metrics['options']), titles=titles)
     write_atomically(paths['metrics'], json.dumps(strict_json(metrics), indent=2, default=str, allow_nan=False))
-    if not args.no_plots: training_plots(ds, res, titles, paths)
+    plots = [] if args.no_plots else training_plots(ds, res, titles, paths)
+    record_outputs(out, [paths['metrics'], *plots])
     from collab_recs.recommend import recommend
     for user in list(dls.classes[dls.user_col][1:])[:max(args.show_recs, 0)]:
         recs = recommend(model, user, n=5, titles=titles, rated=dls)
@@ -245,7 +248,7 @@ def tune_cmd(args) -> dict:
     if not auto: base = _with_recipe(args)
     learns = 'interactions' if auto else kind_of(base['kind']).data
     if args.split is None: args.split = 'random' if learns == 'ratings' else 'user'
-    check_output_folder(Path(args.out), output_paths(Path(args.out)), args.data)
+    check_output_folder(Path(args.out), output_paths(Path(args.out)), args.data, args.overwrite)
     ds = load_dataset(args, learns)
     rr = tuple(args.rating_range) if args.rating_range is not None else None
     df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr, duplicates=args.duplicates)

@@ -60,7 +60,7 @@ def _read_file(
     raise ModelFileError(f"{p} changed while it was read: refused")
 
 # %% ../nbs/09_save.ipynb #d68cb43f
-_TENSOR_FILE = re.compile(r'(weights|rated)-[0-9a-f]{16}\.safetensors')
+_TENSOR_FILE = re.compile(r'(weights|rated)-([0-9a-f]{16})\.safetensors')
 _TEMP_FILE = re.compile(r'\.(model\.json|weights\.safetensors|rated\.safetensors)\.tmp-[0-9]+')
 
 def _regular(p:Path) -> bool:
@@ -79,6 +79,15 @@ def _used_files(cfg:dict) -> set:
     files = cfg.get('files')
     return {f['name'] for f in files.values() if isinstance(f, dict) and isinstance(f.get('name'), str)} if isinstance(files, dict) else set()
 
+def _own_tensor_file(p:Path) -> bool:
+    "`p` is a tensor file a save of this package wrote: named by the SHA-256 of its bytes (not a file of the user's so named)"
+    m = _TENSOR_FILE.fullmatch(p.name)
+    if not m: return False
+    h = hashlib.sha256()
+    with open(p, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()[:16] == m.group(2)
+
 def _sort_folder(path:Path, cfg:dict|None) -> tuple:
     "(leftovers, foreign): paths of files of ours in folder `path` that `cfg` does not use, and names of entries this package did not write"
     used = {LOCK} | ({CONFIG} | _used_files(cfg) if cfg else set())
@@ -87,7 +96,7 @@ def _sort_folder(path:Path, cfg:dict|None) -> tuple:
         try:
             if not stat.S_ISREG(os.lstat(p).st_mode): foreign.append(p.name + ('/' if p.is_dir() else ''))
             elif p.name in used: continue
-            elif _TEMP_FILE.fullmatch(p.name) or _TENSOR_FILE.fullmatch(p.name): leftovers.append(p)
+            elif _TEMP_FILE.fullmatch(p.name) or _own_tensor_file(p): leftovers.append(p)
             else: foreign.append(p.name)
         except FileNotFoundError: continue  # renamed or removed meanwhile by a save that is running
     return leftovers, foreign

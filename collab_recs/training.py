@@ -4,11 +4,12 @@
 
 # %% ../nbs/13a_training.ipynb #10e06d83
 from __future__ import annotations
-import math, os, sys, tempfile, time
+import hashlib, json, math, os, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DATASETS', 'load_dataset', 'training_dataloaders', 'epoch_lines', 'fit_model', 'training_metrics', 'training_plots',
+__all__ = ['DATASETS', 'MANIFEST', 'load_dataset', 'training_dataloaders', 'epoch_lines', 'fit_model', 'training_metrics',
+           'training_plots', 'file_digest', 'recorded_outputs', 'foreign_outputs', 'record_outputs',
            'check_output_folder', 'strict_json', 'write_atomically', 'output_paths']
 
 # %% ../nbs/13a_training.ipynb #bd96d426
@@ -158,19 +159,64 @@ def training_plots(
     titles, # Item titles
     paths:dict, # Where each plot goes: `distribution`, `loss`, `biases`, `pca`
 ):
-    "The plots that apply to what was trained: the rating distribution, and a factor model's loss, biases and PCA map"
+    "The plots that apply to what was trained (the rating distribution; a factor model's loss, biases and PCA map): their paths"
     from collab_recs.plots import plot_rating_distribution, plot_factor_pca, plot_item_biases, plot_loss
-    if not ds.implicit: plot_rating_distribution(ds, fname=paths['distribution'])
-    if not hasattr(res, 'recorder'): return  # an item-item model: no training curve, no factors
+    written = []
+    if not ds.implicit: plot_rating_distribution(ds, fname=paths['distribution']); written.append(paths['distribution'])
+    if not hasattr(res, 'recorder'): return written  # an item-item model: no training curve, no factors
     plot_loss(res, fname=paths['loss'])
     plot_item_biases(res, titles=titles, min_ratings=5, fname=paths['biases'])
     plot_factor_pca(res, titles=titles, fname=paths['pca'])
+    return written + [paths['loss'], paths['biases'], paths['pca']]
+
+# %% ../nbs/13a_training.ipynb #1742a905
+MANIFEST = 'collab-recs-outputs.json'
+
+def file_digest(path:Path) -> str:
+    "SHA-256 of a file's bytes, in hex"
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()
+
+def recorded_outputs(out:Path) -> dict|None:
+    "{name: SHA-256} of the outputs train wrote in `out`, from its manifest: {} without one, `None` if it is not train's"
+    f = Path(out)/MANIFEST
+    if not f.exists(): return {}
+    try: doc = json.loads(f.read_text())
+    except (OSError, ValueError): return None
+    ok = isinstance(doc, dict) and doc.get('written_by') == 'collab_recs' and isinstance(doc.get('files'), dict)
+    return doc['files'] if ok else None
+
+# %% ../nbs/13a_training.ipynb #e54781b7
+def foreign_outputs(
+    out:Path, # The `--out` folder
+    paths:dict, # What train writes there (`output_paths`)
+) -> list:
+    "Names of the files in `out` that train would replace but did not write, or that changed since it did"
+    own = recorded_outputs(out)
+    mine = lambda p: own is not None and own.get(p.name) == file_digest(p)
+    names = [p.name for k, p in paths.items() if k != 'model' and p.is_file() and not mine(p)]
+    return names + ([MANIFEST] if own is None else [])
+
+def record_outputs(
+    out:Path, # The `--out` folder
+    written:list, # The paths this run wrote
+):
+    "Write `out`'s manifest of what this run wrote; outputs of earlier runs that it did not rewrite are deleted, if unchanged"
+    out, own, names = Path(out), recorded_outputs(out) or {}, {Path(p).name for p in written}
+    for n, d in own.items():  # a loss curve of the model before, say, next to an item-item model that has none
+        if n not in names and (out/n).is_file() and file_digest(out/n) == d: (out/n).unlink()
+    files = {Path(p).name: file_digest(p) for p in written}
+    from collab_recs import __version__
+    write_atomically(out/MANIFEST, json.dumps(dict(written_by='collab_recs', version=__version__, files=files), indent=1))
 
 # %% ../nbs/13a_training.ipynb #da098247
 def check_output_folder(
     out:Path, # The folder `collab-recs train` writes (`--out`)
     paths:dict, # What it writes there (`output_paths`)
     data:str, # The `--data` it reads
+    overwrite:bool=False, # Replace files named like the outputs even if train did not write them (`--overwrite`)
 ):
     "Refuse, before any data is loaded or model trained, an `--out` that train could not write, or only over what is not its own"
     if os.path.lexists(out) and not out.is_dir():
@@ -186,6 +232,10 @@ def check_output_folder(
     for name in ('metrics', 'distribution', 'pca', 'biases', 'loss'):
         if paths[name].exists() and not paths[name].is_file():
             raise FileExistsError(f"--out {out}: {paths[name]} exists and is not a file")
+    theirs = [] if overwrite else foreign_outputs(out, paths)
+    if theirs:
+        raise FileExistsError(f"--out {out} holds {', '.join(theirs)}, which collab-recs did not write (or which changed "
+                              "since): move them, choose another --out, or pass --overwrite to replace them")
     place = out
     while not place.exists(): place = place.parent
     try:
