@@ -65,6 +65,8 @@ def _data_options(p:argparse.ArgumentParser, default_data:str|None='ml-100k'):
     p.add_argument('--item-col', default='item', help='item id column of a ratings file (default: %(default)s)')
     p.add_argument('--rating-col', default='rating', help='rating column of a ratings file (default: %(default)s)')
     p.add_argument('--title-col', default=None, help='optional item title column of a ratings file')
+    p.add_argument('--time-col', default=None,
+                   help="timestamp column of a ratings file, for --split time or user_time (default: 'timestamp', if there is one)")
     p.add_argument('--rating-range', type=_range, default=None, metavar='MIN,MAX', help="declared rating scale (default: the dataset's, or the observed range)")
     p.add_argument('--duplicates', choices=DUPLICATE_CHOICES, default='error', help='what to do with repeated (user, item) pairs (default: %(default)s)')
     p.add_argument('--min-user-ratings', type=_positive_int, default=1, help='book-crossing: keep users with at least this many ratings (default: %(default)s)')
@@ -124,6 +126,8 @@ def _output_options(p:argparse.ArgumentParser):
 def make_parser() -> argparse.ArgumentParser:
     "The `collab-recs` argument parser (built without importing torch, fastai or pandas)"
     p = argparse.ArgumentParser(prog='collab-recs', description='Collaborative filtering with fastai: train, evaluate and recommend.')
+    from collab_recs import __version__
+    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
     t = sub.add_parser('train', help='train a model (any recipe) and write model, metrics and plots',
                        description='Train a recipe (DotProductBias with fit_one_cycle, or an item-item model) and write the model, '
@@ -132,14 +136,16 @@ def make_parser() -> argparse.ArgumentParser:
     _data_options(t)
     _training_options(t)
     _output_options(t)
-    r = sub.add_parser('recommend', help="top-N items a user has not rated, from a saved model",
-                       description='Print the N items with the highest predicted rating that the user did not rate in training.')
+    r = sub.add_parser('recommend', help="top-N items a user does not have yet, from a saved model",
+                       description='Print the N items with the highest score that the user does not have in the data the model '
+                                   'learned from (its training and held-out rows).')
     r.add_argument('--model', required=True, help='model directory written by train (e.g. out/model)')
     who = r.add_mutually_exclusive_group(required=True)
     who.add_argument('--user', help='user id')
     who.add_argument('--all', action='store_true', help='every user the model knows')
     r.add_argument('-n', type=_positive_int, default=10, help='how many items (default: %(default)s)')
-    r.add_argument('--include-rated', action='store_true', help='also recommend items the user rated in training')
+    r.add_argument('--include-rated', action='store_true',
+                   help='also recommend items the user has in the data the model learned from (its training and held-out rows)')
     r.add_argument('--out', default=None, help='write user,item,rank,score to this CSV or Parquet file (by its extension) instead of printing')
     r.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
     r.add_argument('--json', action='store_true', help='print JSON records instead of a table')
@@ -224,7 +230,7 @@ def train(args, ds=None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     titles = ds.titles()
     from collab_recs.save import save_model
-    save_model(res, paths['model'], meta=dict(data=ds.name, options=metrics['options']), titles=titles)
+    save_model(res, paths['model'], meta=dict(data=ds.name, options=metrics['options']), titles=titles, held_out=dls.valid)
     write_atomically(paths['metrics'], json.dumps(strict_json(metrics), indent=2, default=str, allow_nan=False))
     plots = [] if args.no_plots else training_plots(ds, res, titles, paths)
     record_outputs(out, [paths['metrics'], *plots])
@@ -294,7 +300,10 @@ def _write_table(df, path:Path, overwrite:bool=False):
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
     try:
         if path.suffix.lower() == '.csv': df.to_csv(tmp, index=False)
-        else: df.to_parquet(tmp, index=False)
+        else:
+            try: df.to_parquet(tmp, index=False)
+            except ImportError: raise ValueError(f"--out {path}: writing Parquet needs pyarrow, which is not installed: "
+                                                 "pip install pyarrow") from None
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 
@@ -371,19 +380,25 @@ def evaluate_cmd(args):
             raise ModelFileError(f"{args.model}: the options it records under 'set' are not a list of [name, value] pairs")
         targs.set = [tuple(o) for o in targs.set]  # JSON keeps pairs as lists
         topts = _with_recipe(targs)
-        dls = training_dataloaders(load_dataset(targs, kind_of(topts['kind']).data), targs, topts)
+        if not targs.valid_pct:
+            raise ValueError(f"{args.model} was trained on every row (--valid-pct 0): nothing is held out to evaluate it on; "
+                             "evaluate a recipe on --data instead")
+        learns = kind_of(topts['kind']).data
+        dls = training_dataloaders(load_dataset(targs, learns), targs, topts)
         desc = f"{m.meta.get('data', targs.data)}, split {targs.split!r} ({targs.valid_pct:g} held out, seed {targs.seed})"
     else:
         if args.valid_pct == 0: raise ValueError("--valid-pct 0 holds nothing out: evaluate needs a held-out part (e.g. --valid-pct 0.25)")
         if args.recipe == 'auto': raise ValueError("evaluate trains one recipe: tune first (collab-recs tune --recipe auto), then evaluate --model")
         opts = _with_recipe(args)
-        ds = load_dataset(args, kind_of(opts['kind']).data)
+        learns = kind_of(opts['kind']).data
+        ds = load_dataset(args, learns)
         dls, m, _ = fit_model(ds, args, opts, quiet=True)
         desc = f"{ds.name}, split {args.split!r} ({args.valid_pct:g} held out, seed {args.seed}), {_recipe_text(args, opts)}"
     df = evaluation_report(m, dls, k=args.k)
     notes = df.attrs.get('notes', {})
     df = df.reset_index()
-    _show(df, args, f"{desc}; ranking metrics at k={args.k} over {len(dls.valid.dataset):,} held-out ratings:")
+    if not args.json and df['rmse'].isna().all(): df = df.drop(columns='rmse')  # interactions: no rating to be wrong about
+    _show(df, args, f"{desc}; ranking metrics at k={args.k} over {len(dls.valid.dataset):,} held-out {learns}:")
     if not args.json:
         for n in notes.values(): print(f"Note: {n}")
     return df

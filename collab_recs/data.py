@@ -351,6 +351,13 @@ def load_book_crossing(
 # %% ../nbs/00_data.ipynb #79aceade
 ID_TYPES = ('auto', 'str', 'infer')
 
+def _strip_ids(df:pd.DataFrame, id_cols) -> pd.DataFrame:
+    "`df` with spaces around the text ids of `id_cols` removed: `u17, sku-1` is user `u17` and item `sku-1`"
+    for c in dict.fromkeys(id_cols):
+        if c in df.columns and (df[c].dtype == object or pd.api.types.is_string_dtype(df[c])):
+            df[c] = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
+    return df
+
 def read_table(
     path:str|Path, # A CSV, TSV or Parquet file
     id_cols:list=(), # Columns of ids: in text files, read as text first (see `id_type`)
@@ -363,13 +370,15 @@ def read_table(
     if path.is_dir(): raise RatingsError(f"{path} is a folder; expected a CSV, TSV or Parquet file of ratings")
     if path.stat().st_size == 0: raise RatingsError(f"{path} is empty: no ratings to read")
     try:
-        if path.suffix.lower() in ('.parquet', '.pq'): return pd.read_parquet(path)  # its columns have types already: nothing to guess
+        if path.suffix.lower() in ('.parquet', '.pq'): return _strip_ids(pd.read_parquet(path), id_cols)  # typed columns: nothing to guess
         sep = '\t' if path.suffix.lower() in ('.tsv', '.tab') else None
         df = pd.read_csv(path, sep=sep, engine='python' if sep is None else 'c', encoding='utf-8-sig',  # utf-8-sig: without a byte-order mark
                          dtype=None if id_type == 'infer' else {c: str for c in id_cols})
     except pd.errors.EmptyDataError: raise RatingsError(f"{path} has no data (not even a header row)") from None
+    except ImportError: raise RatingsError(f"reading {path} needs pyarrow, which is not installed: pip install pyarrow") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
         raise RatingsError(f"could not read {path} as a ratings table: {e}") from None
+    df = _strip_ids(df, id_cols)
     for c in (dict.fromkeys(id_cols) if id_type == 'auto' else ()):  # once each (a column may be named for two roles); integers where every id is one written plainly: no leading zero or sign to lose
         if c in df.columns and df[c].notna().all() and df[c].str.fullmatch(r'0|-?[1-9][0-9]{0,17}').all(): df[c] = df[c].astype('int64')
     return df

@@ -191,15 +191,19 @@ def evaluation_report(
     df = df.astype({c: 'Int64' if c == 'n_users' else 'Float64' for c in df.columns})  # what does not apply is <NA>, the same everywhere
     own = df.loc[name, f'ndcg@{k}']
     for b in [b for b in baselines if b in df.index and pd.notna(df.loc[b, f'ndcg@{k}']) and pd.notna(own)]:
-        if df.loc[b, f'ndcg@{k}'] > own: notes[b] = _better_note(b, name, df.loc[b, f'ndcg@{k}'], own, k, rating_model)
+        if df.loc[b, f'ndcg@{k}'] > own: notes[b] = _better_note(b, name, df.loc[b, f'ndcg@{k}'], own, k, rating_model,
+                                                                getattr(model, 'kind', None))
     df.attrs['notes'] = notes
     return df
 
 # %% ../nbs/13_evaluation.ipynb #86000880
 _TRY = {'most popular': 'the ranking recipe', 'bias only': 'the ranking recipe', 'ItemKNN': 'the itemknn recipe', 'EASE': 'the ease recipe'}
 
-def _better_note(baseline:str, name:str, theirs:float, own:float, k:int, rating_model:bool) -> str:
-    "The note that `baseline` ranks better than the model, with what to try instead"
+def _better_note(baseline:str, name:str, theirs:float, own:float, k:int, rating_model:bool, kind:str=None) -> str:
+    "The note that `baseline` ranks better than the model, with what to try instead (tuning, if that is the model's recipe)"
     why = ("a model trained on ratings puts well-liked items few users know first; for top-N, train " if rating_model
            else "for top-N on this data, try ")
-    return f"{baseline} ranks better than {name} (NDCG@{k} {theirs:.3f} against {own:.3f}): {why}{_TRY[baseline]}"
+    instead = _TRY[baseline]
+    if instead == f'the {kind} recipe':
+        why, instead = "for top-N, try ", f"tuning its options on this data (collab-recs tune --recipe {kind})"
+    return f"{baseline} ranks better than {name} (NDCG@{k} {theirs:.3f} against {own:.3f}): {why}{instead}"

@@ -162,11 +162,12 @@ def predict(self:Onboarding,
 @patch
 def recommend(self:Onboarding,
     n:int=10, # How many items
-    exclude=None, # Item ids to leave out; defaults to every item the user answered about with a rating
+    exclude=None, # Item ids to leave out; defaults to every item the user has seen (answered with a rating or "seen it")
     seen_weight:float=None, # Rank by predicted rating + `seen_weight` × log P(seen) (`p_seen`); 0 ranks by predicted rating alone. Default: 1, or 0 for a ranking model (its scores already say what users pick)
 ) -> pd.DataFrame: # `rank`, `item`, `title`, `score` (the predicted rating), like `recommend`, then `p_seen` (unless `seen_weight=0`)
     "Top `n` items for the new user: likely to be liked *and* likely to be known, from the answers so far (from the prior alone, with a warning, if there are no ratings yet)."
     if seen_weight is None: seen_weight = 0. if self.ranking else 1.
+    if exclude is None: exclude = [self.model.item_vocab[i] for i, r in self.answers.items() if r is not None]
     if not self.factors: return self._recommend_from_answers(n, exclude)
     if not self.rated:
         warnings.warn(f"no ratings among the answers yet: recommending from the {self.prior.source} prior alone "

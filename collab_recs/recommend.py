@@ -125,8 +125,10 @@ def _candidates(model, candidates=None, genre=None, items=None) -> np.ndarray|No
     return rows
 
 def _rated(rated, model) -> RatedPairs|None:
-    "`rated` as `RatedPairs`: given, from `DataLoaders`, or what a loaded model carries"
-    if rated is None: rated = getattr(model, 'rated', None)
+    "`rated` as `RatedPairs`: given, from `DataLoaders`, or what a loaded model carries (its training and held-out pairs)"
+    if rated is None:
+        rated, held = getattr(model, 'rated', None), getattr(model, 'held_out', None)
+        if rated is not None and held is not None and len(held): rated = torch.cat([torch.as_tensor(rated), held])
     if rated is None or isinstance(rated, RatedPairs): return rated
     if hasattr(rated, 'train'): return RatedPairs.from_dls(rated)
     r = torch.as_tensor(rated).cpu().numpy()

@@ -202,28 +202,44 @@ def _check_config(cfg:dict, where) -> tuple:
     return vocabs + (kind_of(cfg['kind']).model_class(),)
 
 # %% ../nbs/09_save.ipynb #2b26acef
+def _pairs_within(p, n_users:int, n_items:int) -> bool:
+    "`p` is an (n, 2) integer tensor of (user row, item row) pairs within the vocabularies"
+    return (p is not None and p.ndim == 2 and p.shape[1] == 2 and p.dtype in (torch.int32, torch.int64)
+            and (len(p) == 0 or bool(p.min() >= 0 and p[:, 0].max() < n_users and p[:, 1].max() < n_items)))
+
 def _check_rated(rt:dict, n_users:int, n_items:int, where) -> tuple:
-    "(pairs, ratings) of a training pairs file `rt`, after checking their shapes, types and ranges"
-    p, r = rt.get('pairs'), rt.get('ratings')
-    if not (set(rt) <= {'pairs', 'ratings'} and p is not None and p.ndim == 2 and p.shape[1] == 2 and p.dtype in (torch.int32, torch.int64)
-            and (len(p) == 0 or (p.min() >= 0 and p[:, 0].max() < n_users and p[:, 1].max() < n_items))):
-        raise ModelFileError(f"{where}: expected `pairs` of (user row, item row) within the vocabularies (and as many `ratings`), found {_short(sorted(rt))}")
+    "(pairs, ratings, held-out pairs) of a training pairs file `rt`, after checking their shapes, types and ranges"
+    p, r, h = rt.get('pairs'), rt.get('ratings'), rt.get('held_out')
+    if not (set(rt) <= {'pairs', 'ratings', 'held_out'} and _pairs_within(p, n_users, n_items)
+            and (h is None or _pairs_within(h, n_users, n_items))):
+        raise ModelFileError(f"{where}: expected `pairs` (and `held_out` pairs) of (user row, item row) within the "
+                             f"vocabularies (and as many `ratings` as pairs), found {_short(sorted(rt))}")
     if r is not None and (tuple(r.shape) != (len(p),) or not r.is_floating_point() or not torch.isfinite(r).all()):
         raise ModelFileError(f"{where}: expected one finite rating per pair, found {tuple(r.shape)} ({r.dtype})")
-    return p, r
+    return p, r, h
 
 # %% ../nbs/09_save.ipynb #f30a7faf
-def _rated_tensors(model, rated) -> dict|None:
-    "Training (user row, item row) `pairs` as an (n, 2) int32 tensor (and their `ratings`, from a Learner's data)"
+def _pairs_tensor(x, what:str) -> torch.Tensor:
+    "(user row, item row) pairs as an (n, 2) int32 tensor, from a `DataLoader`, `RatedPairs` or an array of pairs"
+    if hasattr(x, 'dataset'): x = np.stack(rating_codes(x)[:2], 1)  # a loader of this package: its pairs
+    if hasattr(x, 'tensor'): x = x.tensor()  # `RatedPairs`
+    t = torch.as_tensor(np.asarray(x)).to(torch.int32)
+    if t.ndim != 2 or t.shape[1] != 2: raise ValueError(f"{what} must be (user row, item row) pairs of shape (n, 2), not {tuple(t.shape)}")
+    return t
+
+def _rated_tensors(model, rated, held_out) -> dict|None:
+    "Training (user row, item row) `pairs` (and their `ratings`, from a Learner's data), and the `held_out` pairs"
+    valid = getattr(getattr(model, 'dls', None), 'valid', None)
+    if held_out is None and valid is not None and len(valid.dataset): held_out = valid  # a Learner's validation part
     if rated is None and hasattr(model, 'dls'):
         u, i, r = rating_codes(model.dls.train)
-        return {'pairs': torch.from_numpy(np.stack([u, i], 1).astype(np.int32)), 'ratings': torch.as_tensor(r, dtype=torch.float32)}
-    if rated is None: rated = getattr(model, 'rated', None)  # a model that keeps its training pairs (an item-item model's rows)
-    if rated is None: return None
-    if hasattr(rated, 'tensor'): rated = rated.tensor()  # `RatedPairs`
-    t = torch.as_tensor(np.asarray(rated)).to(torch.int32)
-    if t.ndim != 2 or t.shape[1] != 2: raise ValueError(f"rated must be (user row, item row) pairs of shape (n, 2), not {tuple(t.shape)}")
-    return {'pairs': t}
+        res = {'pairs': torch.from_numpy(np.stack([u, i], 1).astype(np.int32)), 'ratings': torch.as_tensor(r, dtype=torch.float32)}
+    else:
+        if rated is None: rated = getattr(model, 'rated', None)  # a model that keeps its training pairs (an item-item model's rows)
+        if rated is None: return None
+        res = {'pairs': _pairs_tensor(rated, 'rated')}
+    if held_out is not None: res['held_out'] = _pairs_tensor(held_out, 'held_out')
+    return res
 
 def _model_config(model:Recommender, meta:dict, titles) -> tuple:
     "(what model.json says about `model`, all but its files; the model's tensors)"
@@ -241,10 +257,11 @@ def save_model(
     path:str|Path, # Folder to write; an old model in it is replaced, anything else in it is refused
     meta:dict=None, # Extra JSON-serialisable information to keep (e.g. training options)
     rated=None, # Training (user row, item row) pairs; taken from the `Learner`'s data (or the model's own) if not given
+    held_out=None, # Pairs of the log held out from training (a loader, or pairs), never recommended; a `Learner`'s validation part if not given
     titles=None, # Mapping item id -> title, kept so a reloaded model shows titles
 ) -> Path:
     "Save `model`'s state, vocabularies, training pairs and titles to folder `path`; a kill at any instant leaves the old or the new model."
-    rated = _rated_tensors(model, rated)
+    rated = _rated_tensors(model, rated, held_out)
     model = getattr(model, 'model', model)
     if not isinstance(model, Recommender): raise TypeError(f"save_model saves a model of a kind in KINDS, not {type(model).__name__}")
     if model.user_vocab is None: raise ValueError("the model has no vocabularies: build it with DotProductBias.from_dls")
@@ -305,10 +322,11 @@ def _read_tensors(path:Path, name:str, sha:str|None, size:int|None, limit:int) -
 def _check_state(cfg:dict, tensors:dict, rated:dict|None, where, where_rated=None) -> Recommender:
     "The model that model description `cfg`, its tensors and its training pairs make, every part checked first"
     users, items, cls = _check_config(cfg, where)
-    pairs = ratings = None
-    if rated is not None: pairs, ratings = _check_rated(rated, len(users), len(items), where_rated or where)
+    pairs = ratings = held = None
+    if rated is not None: pairs, ratings, held = _check_rated(rated, len(users), len(items), where_rated or where)
     m = cls.from_state(cfg['options'], tensors, where, (users, items), None if pairs is None else pairs.long(), cfg['kind'])
     m.rated, m.ratings = (None if pairs is None else pairs.long()), ratings
+    m.held_out = None if held is None else held.long()
     t = cfg.get('titles')
     m.titles = None if t is None else {o: s for o, s in zip(cfg['item_vocab'][1:], t[1:]) if s is not None}
     m.meta = cfg.get('meta', {})

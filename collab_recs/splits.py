@@ -56,7 +56,8 @@ def time_split(
 ) -> tuple: # (train, valid) integer positions
     "Hold out the most recent `valid_pct` of ratings: train on the past, validate on the future."
     _check_pct(valid_pct)
-    if time not in df.columns: raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)}")
+    if time not in df.columns: raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)} "
+                                                "(the CLI: name it with --time-col)")
     order = np.argsort(df[time].to_numpy(), kind='stable')
     cut = len(df) - int(round(len(df)*valid_pct))
     return np.sort(order[:cut]), np.sort(order[cut:])
@@ -69,7 +70,8 @@ def user_time_split(
 ) -> tuple: # (train, valid) integer positions
     "Hold out each user's most recent `valid_pct` of ratings, keeping at least their first one in training."
     _check_pct(valid_pct)
-    if time not in df.columns: raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)}")
+    if time not in df.columns: raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)} "
+                                                "(the CLI: name it with --time-col)")
     t = df[time].to_numpy()
     return _per_user_holdout(df, valid_pct, -np.argsort(np.argsort(t, kind='stable'), kind='stable'), user)  # latest first
 

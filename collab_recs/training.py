@@ -35,14 +35,16 @@ def _file_dataset(args, ranking:bool, interactions):
     from collab_recs.data import load_ratings, load_interactions, read_table, RatingsError
     df = read_table(args.data, id_cols=[args.user_col, args.item_col])  # '007' and '7' stay two ids
     name, col = Path(args.data).stem, args.rating_col
+    time_col = getattr(args, 'time_col', None) or ('timestamp' if 'timestamp' in df.columns else None)  # kept for time splits
     if col not in df.columns:
         if not ranking: raise RatingsError(
             f"{args.data} has no rating column {col!r} (columns: {list(df.columns)}): for an interaction log (who "
             "interacted with what), train a ranking recipe (--recipe ranking); for ratings, name the column (--rating-col)")
         if args.min_rating is not None: raise RatingsError(f"--min-rating needs ratings, but {args.data} has no rating column {col!r}")
         dup = 'sum' if args.duplicates == 'error' else args.duplicates  # a log may repeat a pair: its weights add up
-        return load_interactions(df, args.user_col, args.item_col, title_col=args.title_col, duplicates=dup, name=name)
-    return interactions(load_ratings(df, args.user_col, args.item_col, col, title_col=args.title_col,
+        return load_interactions(df, args.user_col, args.item_col, time_col=time_col, title_col=args.title_col,
+                                 duplicates=dup, name=name)
+    return interactions(load_ratings(df, args.user_col, args.item_col, col, time_col=time_col, title_col=args.title_col,
                                      rating_range=args.rating_range, duplicates=args.duplicates, name=name))
 
 def load_dataset(

@@ -65,6 +65,21 @@ def test_console_script_trains_and_reports_errors(installed, tmp_path):
                                   "for an interaction log (who interacted with what), train a ranking recipe (--recipe ranking); "
                                   "for ratings, name the column (--rating-col)")
 
+def test_parquet_and_version_from_a_fresh_install(installed, tmp_path):
+    "Parquet in and out work from the package's own requirements (pyarrow among them), and --version names the version"
+    exe, py = installed/'bin'/'collab-recs', installed/'bin'/'python'
+    res = run(exe, '--version')
+    assert res.returncode == 0 and res.stdout.strip() == f"collab-recs {installed_version(py)[0]}", res.stdout + res.stderr
+    code = ('from collab_recs.synthetic import synthetic_ratings; '
+            f'synthetic_ratings(n_users=100, n_items=60, n_ratings=3000, seed=0).ratings[["user", "item"]].to_parquet(r"{tmp_path/"log.parquet"}")')
+    assert run(py, '-c', code).returncode == 0
+    res = run(exe, 'train', '--data', tmp_path/'log.parquet', '--recipe', 'itemknn', '--out', tmp_path/'out', '--show-recs', 0)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = run(exe, 'recommend', '--model', tmp_path/'out'/'model', '--all', '-n', 5, '--out', tmp_path/'recs.parquet')
+    assert res.returncode == 0, res.stderr[-3000:]
+    recs = pd.read_parquet(tmp_path/'recs.parquet')
+    assert list(recs.columns) == ['user', 'item', 'rank', 'score'] and recs.user.nunique() == 100
+
 def installed_version(py) -> str:
     res = run(py, '-c', 'import collab_recs, importlib.metadata as m; print(collab_recs.__version__, m.version("collab_recs"))')
     assert res.returncode == 0, res.stderr
