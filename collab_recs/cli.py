@@ -8,7 +8,8 @@ import argparse, json, math, os, sys, tempfile, time
 from pathlib import Path
 from .kinds import KINDS, kind_of
 from .training import (DATASETS, load_dataset, training_dataloaders, fit_model, training_metrics, training_plots,
-                                  output_paths, check_output_folder, strict_json, write_atomically, record_outputs)
+                                  output_paths, check_output_folder, strict_json, write_atomically, record_outputs,
+                                  loaded_line)
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
 # %% auto #0
@@ -69,8 +70,8 @@ def _data_options(p:argparse.ArgumentParser, default_data:str|None='ml-100k'):
                    help="timestamp column of a ratings file, for --split time or user_time (default: 'timestamp', if there is one)")
     p.add_argument('--rating-range', type=_range, default=None, metavar='MIN,MAX', help="declared rating scale (default: the dataset's, or the observed range)")
     p.add_argument('--duplicates', choices=DUPLICATE_CHOICES, default='error', help='what to do with repeated (user, item) pairs (default: %(default)s)')
-    p.add_argument('--min-user-ratings', type=_positive_int, default=1, help='book-crossing: keep users with at least this many ratings (default: %(default)s)')
-    p.add_argument('--min-item-ratings', type=_positive_int, default=1, help='book-crossing: keep books with at least this many ratings (default: %(default)s)')
+    p.add_argument('--min-user-ratings', type=_positive_int, default=1, help='keep users with at least this many rows (default: %(default)s)')
+    p.add_argument('--min-item-ratings', type=_positive_int, default=1, help='then keep items with at least this many rows (default: %(default)s)')
     p.add_argument('--synthetic-ratings', type=_positive_int, default=100_000, help='size of --data synthetic (default: %(default)s)')
     p.add_argument('--min-rating', type=_checked(float, lambda v: True, ''), default=None, metavar='R',
                    help='ranking recipes on ratings: only ratings of at least R count as interactions (default: every rating)')
@@ -220,7 +221,7 @@ def train(args, ds=None) -> dict:
     say = print if rank == 0 else (lambda *a, **k: None)
     if ds is None:
         ds = load_dataset(args, learns)
-        say(f"Loaded {ds}")
+        say(loaded_line(ds))
     say(f"Training {_recipe_text(args, opts)}" + (f", on {world} processes" if world > 1 else ''))
     dls, res, seconds = fit_model(ds, args, opts, world)
     if rank != 0: return {}
@@ -258,7 +259,7 @@ def tune_cmd(args) -> dict:
     ds = load_dataset(args, learns)
     rr = tuple(args.rating_range) if args.rating_range is not None else None
     df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr, duplicates=args.duplicates)
-    print(f"Loaded {ds}; searching on inner splits of its {len(tr):,} training rows for up to {budget:g}s", flush=True)
+    print(f"{loaded_line(ds)}; searching on inner splits of its {len(tr):,} training rows for up to {budget:g}s", flush=True)
     show = lambda line: print(line, flush=True)
     if auto:
         opts, table = choose_recipe(df, tr, n_trials=args.trials, budget=budget, seed=args.seed, show=show)
@@ -279,6 +280,7 @@ def _show(df, args, title:str='', drop:list=()):
     if args.json: print(df.to_json(orient='records', force_ascii=False)); return
     if title: print(title)
     df = df.drop(columns=list(drop))
+    if 'title' in df and 'item' in df and (df['title'] == df['item'].astype(str)).all(): df = df.drop(columns='title')  # no titles
     print(df.to_string(index=False, float_format='{:.4f}'.format) if len(df) else '(none)')
 
 def _load_model(path):
@@ -361,7 +363,8 @@ def similar_cmd(args):
     else:
         df, name = similar_users(m, args.user, n=args.n, min_ratings=min_ratings), f"user {args.user}"
     kind = 'items' if args.item is not None else 'users'
-    _show(df, args, f"Most similar to {name}" + (f", among {kind} with at least {min_ratings} training ratings" if min_ratings > 1 else '') + ':')
+    rows = 'ratings' if m.predicts_ratings else 'interactions'
+    _show(df, args, f"Most similar to {name}" + (f", among {kind} with at least {min_ratings} training {rows}" if min_ratings > 1 else '') + ':')
     return df
 
 def evaluate_cmd(args):
@@ -392,6 +395,8 @@ def evaluate_cmd(args):
         opts = _with_recipe(args)
         learns = kind_of(opts['kind']).data
         ds = load_dataset(args, learns)
+        print(f"{loaded_line(ds)}\nTraining {_recipe_text(args, opts)}, then ranking the held-out part next to the baselines",
+              file=sys.stderr, flush=True)  # stderr: stdout stays the table (or JSON)
         dls, m, _ = fit_model(ds, args, opts, quiet=True)
         desc = f"{ds.name}, split {args.split!r} ({args.valid_pct:g} held out, seed {args.seed}), {_recipe_text(args, opts)}"
     df = evaluation_report(m, dls, k=args.k)

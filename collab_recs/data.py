@@ -432,11 +432,14 @@ def load_interactions(
     if not isinstance(df, pd.DataFrame): raise TypeError(f"interactions must be a pandas DataFrame or a file, not {type(df).__name__}")
     w = weight_col or '_weight'
     if weight_col is None: df = df.assign(**{w: 1.})
+    n = len(df)
     df = validate_ratings(df, user_col, item_col, w, duplicates=duplicates, what='weight')
+    merged = {'repeats_merged': n - len(df), 'duplicates': duplicates} if len(df) < n else {}  # for the load line to say
     bad = df[w] <= 0
     if bad.any(): raise RatingsError(f"{bad.sum():,} weight(s) in column {w!r} are zero or negative, e.g. {_examples(df.loc[bad, w])}: "
                                      "an interaction's weight is positive (a count, a duration, or 1)")
-    return _dataset(df, src, user_col, item_col, w, time_col, title_col, name, rating_range=(0., float(df[w].max())), implicit=True)
+    return _dataset(df, src, user_col, item_col, w, time_col, title_col, name, rating_range=(0., float(df[w].max())),
+                    implicit=True, extra=merged)
 
 # %% ../nbs/00_data.ipynb #8f5cfa77
 def as_interactions(

@@ -86,7 +86,8 @@ def plot_loss(
     if rec.values and len(rec.values[0]) > 1:  # validated: training loss, then validation loss
         ends = np.cumsum(rec.iters_per_epoch if hasattr(rec, 'iters_per_epoch') else [len(rec.losses)//len(rec.values)]*len(rec.values))
         ax.plot(ends[:len(rec.values)]-1, [v[1] for v in rec.values], 'o-', label='valid')
-    ax.set(xlabel='batches', ylabel='loss (MSE)', title='Training')
+    what = 'MSE' if getattr(learn.model, 'predicts_ratings', True) else 'softmax cross-entropy'  # a ranking model's loss
+    ax.set(xlabel='batches', ylabel=f'loss ({what})', title='Training')
     ax.legend()
     return finish_figure(fig, fname)
 

@@ -8,9 +8,25 @@ import hashlib, json, math, os, sys, tempfile, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DATASETS', 'MANIFEST', 'load_dataset', 'training_dataloaders', 'epoch_lines', 'fit_model', 'training_metrics',
-           'training_plots', 'file_digest', 'recorded_outputs', 'foreign_outputs', 'record_outputs',
+__all__ = ['DATASETS', 'MANIFEST', 'at_least', 'load_dataset', 'loaded_line', 'training_dataloaders', 'epoch_lines', 'fit_model',
+           'training_metrics', 'training_plots', 'file_digest', 'recorded_outputs', 'foreign_outputs', 'record_outputs',
            'check_output_folder', 'strict_json', 'write_atomically', 'output_paths']
+
+# %% ../nbs/13a_training.ipynb #ddd6c0eb
+def at_least(
+    ds, # A `RatingsDataset`
+    min_user:int=1, # Keep users with at least this many rows...
+    min_item:int=1, # ...then items with at least this many
+):
+    "`ds` with only the users, then the items, that have at least so many rows (one pass each, as Book-Crossing's reader)"
+    import dataclasses
+    from collab_recs.data import RatingsError
+    r = ds.ratings
+    if min_user > 1: r = r[r.groupby('user').item.transform('size') >= min_user]
+    if min_item > 1: r = r[r.groupby('item').user.transform('size') >= min_item]
+    if len(r) == len(ds.ratings): return ds
+    if not len(r): raise RatingsError(f"{ds.name}: no rows are left with at least {min_user} per user and {min_item} per item")
+    return dataclasses.replace(ds, ratings=r.reset_index(drop=True))
 
 # %% ../nbs/13a_training.ipynb #bd96d426
 DATASETS = ('ml-100k', 'book-crossing', 'synthetic')
@@ -32,6 +48,13 @@ def _named_dataset(args, ranking:bool, interactions):
 
 def _file_dataset(args, ranking:bool, interactions):
     "The ratings or interaction log in file `args.data`; ratings for a `ranking` recipe passed through `interactions`"
+    from collab_recs.data import RatingsError
+    try: return _read_file_dataset(args, ranking, interactions)
+    except RatingsError as e:  # every refusal names the file it is about
+        if str(args.data) in str(e): raise
+        raise RatingsError(f"{args.data}: {e}") from None
+
+def _read_file_dataset(args, ranking:bool, interactions):
     from collab_recs.data import load_ratings, load_interactions, read_table, RatingsError
     df = read_table(args.data, id_cols=[args.user_col, args.item_col])  # '007' and '7' stay two ids
     name, col = Path(args.data).stem, args.rating_col
@@ -56,12 +79,28 @@ def load_dataset(
     ranking = learns_from == 'interactions'
     if args.min_rating is not None and not ranking:
         raise ValueError("--min-rating applies to recipes that learn from interactions (e.g. --recipe ranking)")
-    as_log = lambda ds: as_interactions(ds, args.min_rating, args.drop_empty_users) if ranking else ds
-    if args.data in DATASETS: return _named_dataset(args, ranking, as_log)
+    def as_log(ds):
+        if not ranking: return ds
+        log = as_interactions(ds, args.min_rating, args.drop_empty_users)
+        if not ds.implicit and args.min_rating is None: log.extra = {**log.extra, 'every_rating': list(ds.rating_range)}
+        return log
+    if args.data in DATASETS:
+        ds = _named_dataset(args, ranking, as_log)
+        return ds if args.data == 'book-crossing' else at_least(ds, args.min_user_ratings, args.min_item_ratings)
     if not Path(args.data).exists():
         raise FileNotFoundError(f"--data {args.data!r}: no such file (expected {', '.join(map(repr, DATASETS))} "
                                 "or a path to a ratings file)")
-    return _file_dataset(args, ranking, as_log)
+    return at_least(_file_dataset(args, ranking, as_log), args.min_user_ratings, args.min_item_ratings)
+
+# %% ../nbs/13a_training.ipynb #1007b88c
+def loaded_line(ds) -> str:
+    "What `train` says of the data it loaded, repeated rows merged into one pair included"
+    n, how = ds.extra.get('repeats_merged'), ds.extra.get('duplicates')
+    merged = f"; {n:,} repeated (user, item) rows merged ({'weights summed' if how == 'sum' else how})" if n else ''
+    lo = ds.extra.get('every_rating', [None])[0]
+    every = '' if lo is None else (f"; every rating counts as an interaction, those of {lo:g} too "
+                                   "(--min-rating R keeps only ratings of R or more)")
+    return f"Loaded {ds}{merged}{every}"
 
 # %% ../nbs/13a_training.ipynb #5cc71e71
 def training_dataloaders(
@@ -86,7 +125,8 @@ def epoch_lines():
     class EpochLines(Callback):
         order = 60  # after the recorder has the epoch's values
         def __init__(self): self.fits = 0
-        def before_fit(self): self.fits += 1; self.t = time.perf_counter()
+        def before_fit(self): self.fits += 1
+        def before_epoch(self): self.t = time.perf_counter()  # each line times its own epoch
         def after_epoch(self):
             names, vals = self.recorder.metric_names[1:-1], self.recorder.values[-1]
             member = f"model {self.fits}, " if self.fits > 1 or self.n_members > 1 else ''
