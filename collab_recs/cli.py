@@ -9,7 +9,7 @@ from pathlib import Path
 from .kinds import KINDS, kind_of
 from .training import (DATASETS, load_dataset, training_dataloaders, fit_model, training_metrics, training_plots,
                                   output_paths, check_output_folder, strict_json, write_atomically, record_outputs,
-                                  loaded_line)
+                                  loaded_line, training_threads, using_threads)
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
 # %% auto #0
@@ -95,6 +95,9 @@ def _training_options(p:argparse.ArgumentParser, split:str=None, valid_pct:float
     p.add_argument('--valid-pct', type=_holdout, default=valid_pct, help='fraction of ratings held out (default: %(default)s); 0 trains on every rating, with no validation')
     p.add_argument('--split', choices=SPLIT_CHOICES, default=split, help=f"how to hold out ratings (default: {split or 'random for a rating recipe, user for a ranking one'})")
     p.add_argument('--seed', type=int, default=42, help='seed of the split and the training (default: %(default)s)')
+    p.add_argument('--threads', type=_positive_int, default=None,
+                   help="threads to train with (default: 1 under a million rows, where more gain little alone and lose "
+                        "several times over beside another job; every core above)")
     p.add_argument('--budget', type=_duration, default=None, metavar='TIME',
                    help="--recipe auto, and tune: time for the search, e.g. 90s, 10m or 1h (default: 10m)")
     p.add_argument('--trials', type=_positive_int, default=16, help='--recipe auto, and tune: most trials per recipe (default: %(default)s)')
@@ -261,13 +264,14 @@ def tune_cmd(args) -> dict:
     df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr, duplicates=args.duplicates)
     print(f"{loaded_line(ds)}; searching on inner splits of its {len(tr):,} training rows for up to {budget:g}s", flush=True)
     show = lambda line: print(line, flush=True)
+    with using_threads(training_threads(len(ds.ratings), args.threads)):  # the search trains as train would
+        if auto: opts, table = choose_recipe(df, tr, n_trials=args.trials, budget=budget, seed=args.seed, show=show)
+        else: opts, res = tune_recipe(df, tr, base, args.trials, budget, args.seed, show)
     if auto:
-        opts, table = choose_recipe(df, tr, n_trials=args.trials, budget=budget, seed=args.seed, show=show)
         print(f"\nBest of each recipe on the inner split (NDCG@10):\n{table[['recipe', 'ndcg@10', 'trials']].to_string(index=False)}")
         args.recipe = table.recipe.iloc[0]
         print(f"Chose {args.recipe!r}: the highest inner NDCG@10 ({table['ndcg@10'].iloc[0]:.4f})")
     else:
-        opts, res = tune_recipe(df, tr, base, args.trials, budget, args.seed, show)
         print(f"Best of {len(res)} trials on the inner split: NDCG@10 {res['ndcg@10'].iloc[0]:.4f}" if 'ndcg@10' in res
               else f"Best of {len(res)} trials on the inner split: RMSE {res['rmse'].iloc[0]:.4f}")
     args.set, args.budget = [(k, v) for k, v in opts.items() if k != 'kind'], None  # what was chosen is what train runs and records

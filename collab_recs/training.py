@@ -6,11 +6,13 @@
 from __future__ import annotations
 import hashlib, json, math, os, sys, tempfile, time
 from pathlib import Path
+from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['DATASETS', 'MANIFEST', 'at_least', 'load_dataset', 'loaded_line', 'training_dataloaders', 'epoch_lines', 'fit_model',
-           'training_metrics', 'training_plots', 'file_digest', 'recorded_outputs', 'foreign_outputs', 'record_outputs',
-           'check_output_folder', 'strict_json', 'write_atomically', 'output_paths']
+__all__ = ['DATASETS', 'MANIFEST', 'at_least', 'load_dataset', 'loaded_line', 'training_threads', 'using_threads',
+           'training_dataloaders', 'epoch_lines', 'fit_model', 'training_metrics', 'training_plots', 'file_digest',
+           'recorded_outputs', 'foreign_outputs', 'record_outputs', 'check_output_folder', 'strict_json',
+           'write_atomically', 'output_paths']
 
 # %% ../nbs/13a_training.ipynb #ddd6c0eb
 def at_least(
@@ -102,6 +104,25 @@ def loaded_line(ds) -> str:
                                    "(--min-rating R keeps only ratings of R or more)")
     return f"Loaded {ds}{merged}{every}"
 
+# %% ../nbs/13a_training.ipynb #b147fde5
+def training_threads(
+    n_rows:int, # Rows of the dataset
+    threads:int=None, # As asked for (`--threads`); `None` picks
+) -> int:
+    "Threads to train with: as asked; else 1 for fewer than a million rows, torch's default (every core) for more"
+    import torch
+    if threads is not None: return threads
+    return 1 if n_rows < 1_000_000 else torch.get_num_threads()
+
+@contextmanager
+def using_threads(n:int):
+    "Run the block with `n` intra-op threads, then give back the caller's number"
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try: yield n
+    finally: torch.set_num_threads(before)
+
 # %% ../nbs/13a_training.ipynb #5cc71e71
 def training_dataloaders(
     ds, # The dataset
@@ -157,7 +178,8 @@ def fit_model(
     cbs = [] if quiet or tty or not rank0 else [epoch_lines()]
     for c in cbs: c.n_members = opts.get('members', 1)
     kw = {'centre': True} if args.centre else {}
-    learn = fit_recipe(dls, opts, seed=args.seed, progress=not quiet and tty, fit=fit, cbs=cbs, **kw)
+    with using_threads(training_threads(len(ds.ratings), getattr(args, 'threads', None))):
+        learn = fit_recipe(dls, opts, seed=args.seed, progress=not quiet and tty, fit=fit, cbs=cbs, **kw)
     for c in cbs:
         if hasattr(learn, 'remove_cb'): learn.remove_cb(c)
     return dls, learn, time.perf_counter() - start
