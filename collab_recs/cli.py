@@ -243,6 +243,7 @@ def train(args, ds=None) -> dict:
         recs = recommend(model, user, n=5, titles=titles, rated=dls)
         print(f"\nTop 5 for user {user}:\n" + recs.to_string(index=False, formatters={'score': '{:.2f}'.format}))
     print(f"\n{ds.name}: {summary}; trained in {seconds:.1f}s; wrote {out}/")
+    if metrics.get('note'): print(f"Note: {metrics['note']}")
     return metrics
 
 def _options(args) -> dict:

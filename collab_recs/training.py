@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 # %% auto #0
 __all__ = ['DATASETS', 'MANIFEST', 'at_least', 'load_dataset', 'loaded_line', 'training_threads', 'using_threads',
-           'training_dataloaders', 'epoch_lines', 'fit_model', 'training_metrics', 'training_plots', 'file_digest',
-           'recorded_outputs', 'foreign_outputs', 'record_outputs', 'check_output_folder', 'strict_json',
+           'training_dataloaders', 'epoch_lines', 'fit_model', 'overfit_note', 'training_metrics', 'training_plots',
+           'file_digest', 'recorded_outputs', 'foreign_outputs', 'record_outputs', 'check_output_folder', 'strict_json',
            'write_atomically', 'output_paths']
 
 # %% ../nbs/13a_training.ipynb #ddd6c0eb
@@ -184,6 +184,20 @@ def fit_model(
         if hasattr(learn, 'remove_cb'): learn.remove_cb(c)
     return dls, learn, time.perf_counter() - start
 
+# %% ../nbs/13a_training.ipynb #eb8b2d78
+def overfit_note(
+    learn, # A trained `Learner` that validated every epoch with NDCG@10 as its first metric
+    drop:float=0.05, # Say so when the last epoch's NDCG@10 is this fraction below the best epoch's
+) -> str|None:
+    "A note when validation NDCG@10 peaked before the last epoch and fell since: the recipe overfits this data"
+    values = [v for v in getattr(getattr(learn, 'recorder', None), 'values', []) or [] if len(v) > 2]
+    if len(values) < 2: return None
+    ndcg = [float(v[2]) for v in values]
+    best = max(range(len(ndcg)), key=ndcg.__getitem__)
+    if ndcg[-1] >= (1 - drop) * ndcg[best]: return None
+    return (f"validation NDCG@10 peaked at epoch {best + 1} ({ndcg[best]:.4f}) and ended at {ndcg[-1]:.4f}: the recipe "
+            "overfits this data; `collab-recs tune` chooses its options (weight decay, ...) on inner splits of the training part")
+
 # %% ../nbs/13a_training.ipynb #b4f79e9d
 def training_metrics(
     ds, # The dataset
@@ -192,7 +206,7 @@ def training_metrics(
     opts:dict, # The recipe's options
     learns:str, # 'ratings' or 'interactions'
 ) -> tuple:
-    "(metrics, a one-line summary) of trained `res` on the held-out part of `dls`"
+    "(metrics, a one-line summary) of trained `res` on the held-out part of `dls`; `metrics['note']` if it overfit"
     from collab_recs.evaluation import evaluate, global_mean_rmse, evaluation_report
     model = getattr(res, 'model', res)
     what = 'interactions' if ds.implicit or learns == 'interactions' else 'ratings'
@@ -205,6 +219,8 @@ def training_metrics(
         m, pop = rep.iloc[-1], rep.loc['most popular']
         metrics.update({c: float(m[c]) for c in rep.columns if '@' in c or c == 'coverage'})
         metrics['most_popular_ndcg_at_10'] = float(pop['ndcg@10'])
+        peak = overfit_note(res)
+        if peak: metrics['note'] = peak
         return metrics, (f"valid NDCG@10 {m['ndcg@10']:.4f}, precision@10 {m['precision@10']:.4f} (most popular: "
                          f"NDCG@10 {pop['ndcg@10']:.4f}) for {int(m['n_users']):,} users' {n_valid:,} held-out {what}")
     res = evaluate(res)
