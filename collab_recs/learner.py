@@ -21,11 +21,13 @@ __all__ = ['SkipValidation', 'ValidateLastEpoch', 'TrainingDivergedError', 'Stop
 # %% ../nbs/05_learner.ipynb #aff29f3b
 class SkipValidation(Callback):
     "No validation after each epoch: the learner's data has no validation set (everything was used for training, on purpose)"
+    def __init__(self): super().__init__()  # no options (and a signature without fastai's event hooks)
     def before_fit(self): self.learn.recorder.valid_metrics = False
     def before_validate(self): raise CancelValidException()
 
 class ValidateLastEpoch(Callback):
     "Validate after the last epoch only: a fit nobody watches reads its metrics once, at the end, and saves a pass over the validation set per epoch"
+    def __init__(self): super().__init__()  # no options (and a signature without fastai's event hooks)
     def before_epoch(self): self.trained = False  # `learn.validate()` runs before_epoch and before_validate, never before_train
     def before_train(self): self.trained = True
     def before_validate(self):

@@ -246,6 +246,7 @@ class CatalogueScores(torch.nn.Module):
 class RankingCallback(Callback):
     "Train (or validate) `learn.model` on batches of users with a loss over the catalogue; it is the plain model again afterwards"
     order = 10  # wraps the model before `DistributedCPU` (or fastai's DistributedTrainer) wraps it in DDP
+    def __init__(self): super().__init__()  # no options (and a signature without fastai's event hooks)
     def _wrap(self):
         if not isinstance(self.learn.model, CatalogueScores): self.learn.model = CatalogueScores(self.learn.model)
     def _unwrap(self):

@@ -240,6 +240,37 @@ def test_api_sections_in_browser(server, browser):
             assert 'DotProductBias' in sec and ('n_factors' in sec)
         finally: ctx.close()
 
+def test_header_shows_site_then_page_title(server, browser, pages):
+    "The header names the site, and once the page scrolls, the page: never the site's name twice"
+    p = next(p for p in pages if p['notebook'] == '10_recommend.ipynb')
+    ctx, page = _open(browser, server + p['page'])
+    try:
+        topics = page.eval_on_selector_all('.md-header__topic', 'els => els.map(e => e.innerText.trim())')
+        assert topics == ['collab_recs', p['title']], topics
+        page.mouse.wheel(0, 2000); page.wait_for_timeout(500)
+        shown = page.eval_on_selector_all('.md-header__topic', 'els => els.map(e => getComputedStyle(e).opacity)')
+        assert sorted(shown) == ['0', '1'], shown  # one topic at a time, not two overlapping
+    finally: ctx.close()
+
+def test_unresolved_references_fail_the_build(tmp_path):
+    "A backticked `collab_recs.…` name that names nothing stops the build; the notebooks have none"
+    assert build_docs.unresolved_references(build_docs.notebooks()) == []
+    nb = tmp_path/'x.ipynb'
+    nb.write_text(json.dumps({'cells': [{'cell_type': 'markdown', 'source': 'See `collab_recs.interactions` and '
+                                         '`collab_recs.recommend.recommend_all`.', 'metadata': {}}]}))
+    assert build_docs.unresolved_references([nb]) == ['x.ipynb: collab_recs.interactions']
+
+def test_pages_show_no_test_checks_or_warnings(site, pages):
+    "Chapter pages teach: checks that print nothing are left out, and no page shows a Python warning or a build path"
+    for p in pages:
+        text = article(site/p['page'])
+        assert 'Warning:' not in re.sub(r'<[^>]+>', '', text), f"{p['page']} shows a warning"
+        assert '/build/docs/' not in text, f"{p['page']} shows a build path"
+    assert build_docs.is_test_cell('test_eq(1, 1)') and build_docs.is_test_cell('x = 2\nassert x')
+    assert not build_docs.is_test_cell('recs = recommend(model, 3)\nrecs')
+    assert 'test_eq(' not in article(site/'recommend.html').split('Candidates restrict')[0]  # its first checks are gone
+    assert 'after_create' not in article(site/'ranking.html')  # callbacks' signatures without fastai's event hooks
+
 def test_search(server, browser):
     "mkdocs-material's offline search finds a function by name and a term from the prose"
     ctx, page = _open(browser, server + 'index.html')

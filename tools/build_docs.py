@@ -165,6 +165,17 @@ def terminal_text(text:str) -> str:
         lines.append(last)
     return '\n'.join(lines)
 
+def is_test_cell(code:str) -> bool:
+    "Whether `code` checks something (an `assert`, or a fastcore `test_…` call, at its top level)"
+    import ast
+    try: tree = ast.parse(code)
+    except SyntaxError: return False
+    def _test(n):
+        if isinstance(n, ast.Assert): return True
+        f = n.value.func if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) else None
+        return isinstance(f, ast.Name) and f.id.startswith('test_')
+    return any(_test(n) for n in tree.body)
+
 def page(proc_nb:Path, host:str) -> tuple:
     "(title, notebook dict) ready for mkdocs-jupyter: front matter as a heading, directives applied, links local"
     nb = json.loads(proc_nb.read_text())
@@ -191,6 +202,7 @@ def page(proc_nb:Path, host:str) -> tuple:
             continue
         code = '\n'.join(l for l in src.splitlines() if not _re_dir.match(l)).strip('\n')
         outs = [] if d.get('output') == 'false' else c.get('outputs', [])
+        if not outs and is_test_cell(code): continue  # a check that shows nothing: it belongs to the tests, not the page
         for o in outs:
             if o.get('output_type') == 'stream': o['text'] = terminal_text(''.join(o['text']))
             if 'text/markdown' in o.get('data', {}):
@@ -265,6 +277,36 @@ def nbdev_anchor(text:str) -> str:
 
 _re_local_a = re.compile(r'<a href="([\w.-]+\.html)#([^"]+)"[^>]*>(.*?)</a>', re.S)
 
+_re_topic = re.compile(r'(<div class="md-header__topic" data-md-component="header-topic">\s*<span class="md-ellipsis">)(.*?)(</span>)', re.S)
+
+def header_topic(html:str) -> str:
+    "The header's second topic (shown once the page scrolls) as the page's own title, not the site's name again"
+    t = re.search(r'<title>(.*?)</title>', html, re.S)
+    name = t.group(1).rsplit(' - ', 1)[0].strip() if t else ''
+    return _re_topic.sub(lambda m: f'{m.group(1)}{name}{m.group(3)}', html, count=1) if name else html
+
+_re_pkg_ref = re.compile(r'`(collab_recs(?:\.\w+)+)`')
+
+def unresolved_references(nbs:list) -> list:
+    "'notebook: name' for every backticked `collab_recs.…` name in the notebooks' prose that names no module or object"
+    import importlib
+    def _resolves(name):
+        parts = name.split('.')
+        for k in range(len(parts), 0, -1):
+            try: obj = importlib.import_module('.'.join(parts[:k]))
+            except ImportError: continue
+            for a in parts[k:]:
+                if not hasattr(obj, a): return False
+                obj = getattr(obj, a)
+            return True
+        return False
+    bad = []
+    for nb in nbs:
+        for c in json.loads(Path(nb).read_text())['cells']:
+            if c['cell_type'] != 'markdown': continue
+            bad += [f"{Path(nb).name}: {n}" for n in _re_pkg_ref.findall(''.join(c['source'])) if not _resolves(n)]
+    return bad
+
 def fix_html(site:Path) -> int:
     """Offline and nbdev-compatible HTML: drop scripts from CDNs (and nbconvert's empty require.js tag), give every
     heading nbdev's anchor too (mkdocs slugifies `DotProductBias.bias` to `dotproductbiasbias`), and unlink backtick
@@ -282,7 +324,8 @@ def fix_html(site:Path) -> int:
         for hid, n in seen.items():   # nbdev links `#recommend` to the function, not to the page title
             if n > 1: html = html.replace(f'<h1 id="{hid}">', f'<h1 id="{hid}-page">', 1)
         return html
-    pages = {f.name: _dedupe(_re_heading.sub(_anchor, comment_links(_re_ext_script.sub('', f.read_text())))) for f in site.glob('*.html')}
+    pages = {f.name: header_topic(_dedupe(_re_heading.sub(_anchor, comment_links(_re_ext_script.sub('', f.read_text())))))
+             for f in site.glob('*.html')}
     ids = {n: set(re.findall(r'\bid="([^"]+)"', h)) for n, h in pages.items()}
     n_unlinked = 0
     def _unlink(m):
@@ -303,6 +346,8 @@ def build(slow:bool=True, quiet:bool=False) -> dict:
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     t0 = time.time()
     nbs = notebooks()
+    if bad := unresolved_references(nbs):  # a reference to nothing fails the build, never a silent plain word
+        raise DocsBuildError("references to names that do not exist:\n" + '\n'.join(bad))
     stats = {'pages': [], 'exec_s': {}}
     for k, nb in enumerate(nbs, 1):
         say(f"[{k}/{len(nbs)}] executing {nb.name} ...")  # a notebook can take minutes: say which one runs
