@@ -4,7 +4,7 @@ Debian Chromium (driven by playwright, never a browser that a tool downloads).
 Run with `make test-docs`. `COLLAB_RECS_DOCS_PREBUILT=1` tests the `_docs/` already built instead of rebuilding.
 Screenshots of the home page and of the PCA plot are saved under `out/docs-screenshots/`.
 """
-import ast, functools, http.server, importlib, json, os, re, socketserver, sys, threading
+import ast, functools, html as html_module, http.server, importlib, json, os, re, socketserver, sys, threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse, urldefrag
@@ -69,11 +69,12 @@ def test_nav_order():
 
 def test_home_page_is_readme(site):
     "The home page carries README.md's text (both come from index.ipynb)"
-    text = re.sub(r'<[^>]+>', '', article(site/'index.html'))
+    plain = lambda s: re.sub(r'\s+', ' ', re.sub(r'[`*\[\]()>]', '', s))  # the same on both sides: words, not markup
+    text = plain(html_module.unescape(re.sub(r'<[^>]+>', '', article(site/'index.html'))))
     readme = (ROOT/'README.md').read_text()
     for para in [l for l in readme.splitlines() if len(l) > 80 and not l.startswith(('|', '<', '!', '```', '#'))][:5]:
-        words = re.sub(r'[`*\[\]()>]', '', para).split()[:8]
-        assert ' '.join(words) in re.sub(r'\s+', ' ', text), words
+        words = plain(para).split()[:8]
+        assert ' '.join(words) in text, words
 
 def _public_api() -> dict:
     "module -> public functions, classes and @patch-ed methods it exports (what must have an API section)"
