@@ -95,6 +95,9 @@ def _training_options(p:argparse.ArgumentParser, split:str=None, valid_pct:float
     p.add_argument('--valid-pct', type=_holdout, default=valid_pct, help='fraction of ratings held out (default: %(default)s); 0 trains on every rating, with no validation')
     p.add_argument('--split', choices=SPLIT_CHOICES, default=split, help=f"how to hold out ratings (default: {split or 'random for a rating recipe, user for a ranking one'})")
     p.add_argument('--seed', type=int, default=42, help='seed of the split and the training (default: %(default)s)')
+    p.add_argument('--early-stop', action='store_true',
+                   help="ranking recipes: train for the epochs after which the recipe ranked best on an inner split of "
+                        "the training part (one more run on 90%% of it first)")
     p.add_argument('--threads', type=_positive_int, default=None,
                    help="threads to train with (default: 1 under a million rows, where more gain little alone and lose "
                         "several times over beside another job; every core above)")
@@ -225,6 +228,7 @@ def train(args, ds=None) -> dict:
     if ds is None:
         ds = load_dataset(args, learns)
         say(loaded_line(ds))
+    if args.early_stop: opts = _early_stop(args, ds, opts, say)
     say(f"Training {_recipe_text(args, opts)}" + (f", on {world} processes" if world > 1 else ''))
     dls, res, seconds = fit_model(ds, args, opts, world)
     if rank != 0: return {}
@@ -245,6 +249,20 @@ def train(args, ds=None) -> dict:
     print(f"\n{ds.name}: {summary}; trained in {seconds:.1f}s; wrote {out}/")
     if metrics.get('note'): print(f"Note: {metrics['note']}")
     return metrics
+
+def _early_stop(args, ds, opts:dict, say) -> dict:
+    "`opts` with the epochs after which the recipe ranked best on an inner split of the training part (`args.epochs` too)"
+    from collab_recs.dataloaders import checked_split
+    from collab_recs.tuning import best_epochs
+    if opts['kind'] != 'ranking': raise ValueError(f"--early-stop applies to ranking recipes, not to a {opts['kind']!r} one")
+    rr = tuple(args.rating_range) if args.rating_range is not None else None
+    df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr,
+                                   duplicates=args.duplicates)
+    with using_threads(training_threads(len(ds.ratings), args.threads)): n, top, _ = best_epochs(df, tr, opts, args.seed)
+    say(f"Early stop: on an inner split of the training part, the recipe ranked best after {n} of its {opts['epochs']} "
+        f"epochs (NDCG@10 {top:.4f}): training for {n}")
+    args.epochs = n  # recorded with the model: `evaluate --model` trains what ran
+    return {**opts, 'epochs': n}
 
 def _options(args) -> dict:
     "What to record of the command line: every option, as it ran"

@@ -196,7 +196,8 @@ def overfit_note(
     best = max(range(len(ndcg)), key=ndcg.__getitem__)
     if ndcg[-1] >= (1 - drop) * ndcg[best]: return None
     return (f"validation NDCG@10 peaked at epoch {best + 1} ({ndcg[best]:.4f}) and ended at {ndcg[-1]:.4f}: the recipe "
-            "overfits this data; `collab-recs tune` chooses its options (weight decay, ...) on inner splits of the training part")
+            "overfits this data: --early-stop trains it for the epochs that ranked best on an inner split of the training part, "
+            "and `collab-recs tune` chooses its options (weight decay, ...) there")
 
 # %% ../nbs/13a_training.ipynb #b4f79e9d
 def training_metrics(

@@ -13,7 +13,7 @@ from .splits import inner_split, per_user_split
 from .recipes import recipe_options, recipe_dataloaders, fit_recipe
 
 # %% auto #0
-__all__ = ['holdout_ndcg', 'inner_positions', 'random_search', 'tune_recipe', 'choose_recipe']
+__all__ = ['holdout_ndcg', 'inner_positions', 'random_search', 'best_epochs', 'tune_recipe', 'choose_recipe']
 
 # %% ../nbs/06a_tuning.ipynb #79b501e2
 @torch.no_grad()
@@ -127,6 +127,22 @@ def _trial_line(row:dict, space:dict, i:int, n:int) -> str:
     score = f"NDCG@10 {row['ndcg@10']:.4f}" if 'ndcg@10' in row else f"RMSE {row['rmse']:.4f}"
     options = ', '.join(f"{k} {fmt(row[k])}" for k in space)
     return f"trial {i + 1}/{n}: {options} -> {score} ({row['seconds']:.1f}s)"
+
+# %% ../nbs/06a_tuning.ipynb #36f1fb1f
+def best_epochs(
+    data, # All the ratings or interactions
+    train:np.ndarray, # Positions of the training part
+    options:dict, # A ranking recipe's options
+    seed:int=0, # Seed of the split and the training
+    valid_pct:float=0.1, # Share of each user's training rows held out again
+) -> tuple: # (epochs, inner NDCG@10 after them, inner NDCG@10 after every epoch)
+    "After how many of its epochs a ranking recipe ranks best on an inner split of the training part"
+    if options['kind'] != 'ranking': raise ValueError(f"best_epochs picks the epochs of a ranking recipe, not a {options['kind']!r} one")
+    split = inner_positions(data, train, valid_pct, seed)
+    learn = fit_recipe(recipe_dataloaders(data, options, split=split), options, seed=seed, validate='every')
+    ndcg = [float(v[2]) for v in learn.recorder.values]
+    best = int(np.argmax(ndcg))
+    return best + 1, ndcg[best], ndcg
 
 # %% ../nbs/06a_tuning.ipynb #78d9f7f8
 def tune_recipe(
