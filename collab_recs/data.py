@@ -389,7 +389,8 @@ def _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name,
     cols = {user_col:'user', item_col:'item', rating_col:'rating'}
     for c,new in ((time_col,'timestamp'), (title_col,'title')):
         if c is None: continue
-        if c not in df.columns: raise RatingsError(f"missing column {c!r}; the data has columns {list(df.columns)}")
+        if c not in df.columns:  # the columns as the user named them: not the weight column made for a log without one
+            raise RatingsError(f"missing column {c!r}; the data has columns {[k for k in df.columns if k != '_weight']}")
         _check_once(df, c); cols[c] = new
     out = df[list(cols)].rename(columns=cols)
     items = out[['item','title']].drop_duplicates('item') if 'title' in out else None
