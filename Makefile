@@ -70,10 +70,10 @@ test-nbs: data
 	$(BIN)/python -m pytest -q tests/test_notebooks.py
 
 test-slow: data
-	COLLAB_RECS_SLOW=1 $(BIN)/python -m pytest -q tests/test_notebooks.py tests/test_adversarial.py
+	COLLAB_RECS_SLOW=1 $(BIN)/python -m pytest -q tests/test_notebooks.py tests/test_adversarial.py tests/test_stress_save.py
 
 test-package: venv
-	$(BIN)/python -m pytest -q tests/test_package.py tests/test_bench.py tests/test_adversarial.py
+	$(BIN)/python -m pytest -q tests/test_package.py tests/test_bench.py tests/test_adversarial.py tests/test_stress_save.py
 
 # Every command README.md shows after `make demo`, run as written against what the demo writes
 test-readme: data

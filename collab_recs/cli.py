@@ -8,7 +8,7 @@ import argparse, json, math, os, sys, tempfile, time
 from pathlib import Path
 from .kinds import KINDS, kind_of
 from .training import (DATASETS, load_dataset, training_dataloaders, fit_model, training_metrics, training_plots,
-                                  output_paths, check_output_folder, strict_json, write_atomically, record_outputs,
+                                  output_paths, check_output_folder, strict_json, write_atomically, record_outputs, claim_outputs,
                                   loaded_line, training_threads, using_threads)
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
@@ -236,6 +236,7 @@ def train(args, ds=None) -> dict:
     metrics, summary = training_metrics(ds, dls, res, opts, learns)
     metrics.update(seconds=round(seconds, 3), world_size=world, options=_options(args))
     out.mkdir(parents=True, exist_ok=True)
+    claim_outputs(out, [p.name for k, p in paths.items() if k != 'model'])  # a kill from here on leaves them its own
     titles = ds.titles()
     from collab_recs.save import save_model
     save_model(res, paths['model'], meta=dict(data=ds.name, options=metrics['options']), titles=titles, held_out=dls.valid)

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 # %% auto #0
 __all__ = ['DATASETS', 'MANIFEST', 'at_least', 'load_dataset', 'loaded_line', 'training_threads', 'using_threads',
            'training_dataloaders', 'epoch_lines', 'fit_model', 'overfit_note', 'training_metrics', 'training_plots',
-           'file_digest', 'recorded_outputs', 'foreign_outputs', 'record_outputs', 'check_output_folder', 'strict_json',
-           'write_atomically', 'output_paths']
+           'file_digest', 'recorded_outputs', 'foreign_outputs', 'claim_outputs', 'record_outputs',
+           'check_output_folder', 'strict_json', 'write_atomically', 'output_paths']
 
 # %% ../nbs/13a_training.ipynb #ddd6c0eb
 def at_least(
@@ -260,14 +260,21 @@ def file_digest(path:Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()
 
-def recorded_outputs(out:Path) -> dict|None:
-    "{name: SHA-256} of the outputs train wrote in `out`, from its manifest: {} without one, `None` if it is not train's"
+def _manifest(out:Path) -> dict|None:
+    "`out`'s manifest: {'files': {name: SHA-256}, 'pending': [names]}; empty without one, `None` if it is not train's"
     f = Path(out)/MANIFEST
-    if not f.exists(): return {}
+    if not f.exists(): return {'files': {}, 'pending': []}
     try: doc = json.loads(f.read_text())
     except (OSError, ValueError): return None
-    ok = isinstance(doc, dict) and doc.get('written_by') == 'collab_recs' and isinstance(doc.get('files'), dict)
-    return doc['files'] if ok else None
+    ok = (isinstance(doc, dict) and doc.get('written_by') == 'collab_recs' and isinstance(doc.get('files'), dict)
+          and isinstance(doc.get('pending', []), list))
+    return {'files': doc['files'], 'pending': doc.get('pending', [])} if ok else None
+
+def recorded_outputs(out:Path) -> dict|None:
+    "{name: SHA-256} of the outputs train wrote in `out`, from its manifest: {} without one, `None` if it is not train's"
+    m = _manifest(out)
+    return None if m is None else m['files']
+
 
 # %% ../nbs/13a_training.ipynb #e54781b7
 def foreign_outputs(
@@ -275,19 +282,31 @@ def foreign_outputs(
     paths:dict, # What train writes there (`output_paths`)
 ) -> list:
     "Names of the files in `out` that train would replace but did not write, or that changed since it did"
-    own = recorded_outputs(out)
-    mine = lambda p: own is not None and own.get(p.name) == file_digest(p)
+    m = _manifest(out)
+    mine = lambda p: m is not None and (p.name in m['pending'] or m['files'].get(p.name) == file_digest(p))
     names = [p.name for k, p in paths.items() if k != 'model' and p.is_file() and not mine(p)]
-    return names + ([MANIFEST] if own is None else [])
+    return names + ([MANIFEST] if m is None else [])
+
+def claim_outputs(
+    out:Path, # The `--out` folder, checked by `check_output_folder`
+    names:list, # The outputs this run is about to write
+):
+    "Before writing: list `names` in the manifest as being written, so that a run killed halfway leaves them train's own"
+    m = _manifest(out) or {'files': {}}
+    from collab_recs import __version__
+    write_atomically(Path(out)/MANIFEST, json.dumps(dict(written_by='collab_recs', version=__version__, files=m['files'],
+                                                        pending=sorted(set(names))), indent=1))
 
 def record_outputs(
     out:Path, # The `--out` folder
     written:list, # The paths this run wrote
 ):
     "Write `out`'s manifest of what this run wrote; outputs of earlier runs that it did not rewrite are deleted, if unchanged"
-    out, own, names = Path(out), recorded_outputs(out) or {}, {Path(p).name for p in written}
-    for n, d in own.items():  # a loss curve of the model before, say, next to an item-item model that has none
+    out, m, names = Path(out), _manifest(out) or {'files': {}, 'pending': []}, {Path(p).name for p in written}
+    for n, d in m['files'].items():  # a loss curve of the model before, say, next to an item-item model that has none
         if n not in names and (out/n).is_file() and file_digest(out/n) == d: (out/n).unlink()
+    for n in m['pending']:  # half written by a run that was killed, and not written again
+        if n not in names and (out/n).is_file(): (out/n).unlink()
     files = {Path(p).name: file_digest(p) for p in written}
     from collab_recs import __version__
     write_atomically(out/MANIFEST, json.dumps(dict(written_by='collab_recs', version=__version__, files=files), indent=1))
