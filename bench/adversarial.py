@@ -29,7 +29,7 @@ CATEGORIES = {  # name: what it tries; (N) is the defect number in issue 15
     'interrupted-save': "(2) a save stopped at each of its steps (deterministic), collab_recs 0.2's leftovers; then load, recommend, train",
     'onboard-answers': "(3) onboard with invalid, odd and missing answers: re-asks, keeps what was answered; onboard on each model kind",
     'empty-splits': "(4) empty training or validation splits: 1-2 ratings, --valid-pct 1e-9 / 0.999, splits without timestamps",
-    'id-text': "(5) ids '007' vs '7', '+7', '-0', ' 7', ids beyond int64",
+    'id-text': "(5) ids '007' vs '7', '+7', '-0', ' 7' (spaces around ids dropped), ids beyond int64",
     'csv-encoding': "(6) byte-order marks, UTF-16, Latin-1, CRLF, empty, binary, mislabelled files",
     'rating-kinds': "(7) datetime, duration, boolean, text, nested, non-finite ratings (Parquet and CSV)",
     'id-types': "(8) bytes, dict, list, float, bool, datetime, ... ids through the Python API (load_ratings, then train and save)",
@@ -51,7 +51,7 @@ DOCUMENTED = {'RatingsError', 'ModelFileError', 'UnknownIdError', 'ModelTooLarge
               'ValueError', 'FileExistsError', 'PermissionError', 'FileNotFoundError', 'NotADirectoryError'}
 FORBIDDEN = {'AttributeError', 'KeyError', 'TypeError', 'RecursionError', 'OverflowError', 'IndexError', 'MemoryError', 'AssertionError',
              'UnpicklingError', 'JSONDecodeError', 'UnicodeDecodeError', 'IsADirectoryError', 'RuntimeError', 'ZeroDivisionError', 'NotImplementedError'}
-OURS = re.compile(r'model\.json|(weights|rated)-[0-9a-f]{16}\.safetensors|\..+\.tmp-.*|metrics\.json|.*\.png')  # names train writes
+OURS = re.compile(r'model\.json|(weights|rated)-[0-9a-f]{16}\.safetensors|\..+\.tmp-.*|metrics\.json|.*\.png|collab-recs-outputs\.json')  # names train writes
 LOCK = '.collab_recs.lock'
 ERROR_LINE = re.compile(r'collab-recs( \w+)?: error: ')
 TRAINING = re.compile(r'^Training recipe ', re.M)  # train's banner: a refusal printed after it came only after training
@@ -333,7 +333,8 @@ def make_inputs(ins:Path):
         d = df.copy(); d[col] = d[col].astype(str).map(lambda s: mapping.get(s, s)); return d
     ids('user', {'8': '007'}).to_csv(ins/'users_007.csv', index=False)
     ids('item', {'8': '007'}).to_csv(ins/'items_007.csv', index=False)
-    ids('user', {'8': '007', '9': '+7', '10': ' 7', '11': '-0', '12': '7.0', '13': '0x7', '14': '٧'}).to_csv(ins/'users_variants.csv', index=False)
+    ids('user', {'8': '007', '9': '+7', '11': '-0', '12': '7.0', '13': '0x7', '14': '٧'}).to_csv(ins/'users_variants.csv', index=False)
+    ids('user', {'10': ' 10 ', '11': '11 '}).to_csv(ins/'users_spaces.csv', index=False)  # spaces around ids: the same ids
     ids('user', {str(u): str(10**25 + u) for u in range(60)}).to_csv(ins/'users_huge.csv', index=False)
     ids('user', {str(u): str(2**63 - 1 - u) for u in range(60)}).to_csv(ins/'users_int64max.csv', index=False)
     ids('user', {'8': 'NA', '9': 'null', '10': 'None', '11': 'nan'}).to_csv(ins/'users_na.csv', index=False)
@@ -785,8 +786,10 @@ def define_cases():
         return check
     add('id-text', "users '007' and '7' stay two users", argv=T('{in}/users_007.csv'), expect='ok', writes=True, check=vocab_has('out', ['007', '7']))
     add('id-text', "items '007' and '7' stay two items", argv=T('{in}/items_007.csv'), expect='ok', writes=True, check=vocab_has('out', ['007', '7'], 'item_vocab'))
-    add('id-text', "users '7', '007', '+7', ' 7', '-0', '0', '7.0', '0x7', Arabic-Indic 7 stay distinct", argv=T('{in}/users_variants.csv'), expect='ok', writes=True,
-        check=vocab_has('out', ['7', '007', '+7', ' 7', '-0', '0', '7.0', '0x7', '٧']))
+    add('id-text', "users '7', '007', '+7', '-0', '0', '7.0', '0x7', Arabic-Indic 7 stay distinct", argv=T('{in}/users_variants.csv'), expect='ok', writes=True,
+        check=vocab_has('out', ['7', '007', '+7', '-0', '0', '7.0', '0x7', '٧']))
+    add('id-text', "users ' 10 ' and '11 ' are users 10 and 11: spaces around ids are not part of them", argv=T('{in}/users_spaces.csv'),
+        expect='ok', writes=True, check=vocab_has('out', ['10', '11'], exact_int=True))
     add('id-text', "user ids beyond int64 (10**25 + n) kept as text", argv=T('{in}/users_huge.csv'), expect='ok', writes=True, check=vocab_has('out', [str(10**25 + 3)], exact_int=True))
     add('id-text', "user ids near 2**63 - 1", argv=T('{in}/users_int64max.csv'), expect='ok', writes=True, check=vocab_has('out', [str(2**63 - 1)], exact_int=True))
     add('id-text', "user ids 'NA', 'null', 'None', 'nan' (pandas' missing-value words)", argv=T('{in}/users_na.csv'), expect='either', writes=True,
@@ -797,10 +800,10 @@ def define_cases():
             users = {str(r['user']) for r in json.loads(lines[-1])} if lines else set()
             return None if users == {user} else f"asked for user {user!r}, got records of {users}"
         return check
-    for u in ('007', '7', '+7', ' 7', '-0', '0', '7.0', '٧'):
+    for u in ('007', '7', '+7', '-0', '0', '7.0', '٧'):
         add('id-text', f"recommend --user {u!r} on a model knowing '7', '007', '+7', ...", argv=['recommend', '--model', '{model}', '--user', u, '-n', '2', '--json'],
             setup=G(base='V'), expect='ok', check=recs_for(u))
-    for u in ('07', '0007', '+07', '7 '):
+    for u in ('07', '0007', '+07', '7 ', ' 7'):
         add('id-text', f"recommend --user {u!r} (not a known id) on that model", argv=['recommend', '--model', '{model}', '--user', u, '--json'], setup=G(base='V'),
             contains='unknown user')
     def api_ids(ws):
@@ -1334,7 +1337,7 @@ def define_cases():
           ("files.weights names weights.pt, a torch file with a payload (true sha256 and size)", G(weights_pt_named(torch_payload))),
           ("format 4 folder with a payload weights.pt and rated.pt beside it", G(lambda p, ws: ((p/'weights.pt').write_bytes(torch_payload(ws)), (p/'rated.pt').write_bytes(payload(ws)))), 'ok'),
           ("the lock file a pickle", G(lambda p, ws: (p/LOCK).write_bytes(payload(ws))), 'ok'),
-          ("an unused tensor file name holding a pickle (a leftover: removed unread)", G(lambda p, ws: (p/'weights-0123456789abcdef.safetensors').write_bytes(payload(ws))), 'ok', 'rating',
+          ("a tensor file name holding a pickle whose bytes do not match its name (not a leftover of ours: never read)", G(lambda p, ws: (p/'weights-0123456789abcdef.safetensors').write_bytes(payload(ws))), 'ok', 'rating',
            dict(may_change=r'^model/weights-0123456789abcdef\.safetensors$')),
           ("item-item model: the weights file a torch file with a payload (checksums updated)", K(put_tensor_bytes('weights', lambda ws, b: torch_payload(ws))), 'refused', 'itemknn'),
           ("item-item model: the rated file a pickle (checksums updated)", K(put_tensor_bytes('rated', lambda ws, b: payload(ws))), 'refused', 'itemknn'),

@@ -419,8 +419,9 @@ def evaluate_cmd(args):
         opts = _with_recipe(args)
         learns = kind_of(opts['kind']).data
         ds = load_dataset(args, learns)
-        print(f"{loaded_line(ds)}\nTraining {_recipe_text(args, opts)}, then ranking the held-out part next to the baselines",
-              file=sys.stderr, flush=True)  # stderr: stdout stays the table (or JSON)
+        progress = f"{loaded_line(ds)}\nTraining {_recipe_text(args, opts)}, then ranking the held-out part next to the baselines"
+        if not args.json: print(progress, flush=True)  # not silent while it trains
+        elif sys.stderr.isatty(): print(progress, file=sys.stderr, flush=True)  # stdout stays JSON
         dls, m, _ = fit_model(ds, args, opts, quiet=True)
         desc = f"{ds.name}, split {args.split!r} ({args.valid_pct:g} held out, seed {args.seed}), {_recipe_text(args, opts)}"
     df = evaluation_report(m, dls, k=args.k)
