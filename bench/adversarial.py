@@ -716,13 +716,19 @@ def define_cases():
             model_setup(base, where='out/model')(ws)
             p = ws['d']/'out'/'model'
             (p/'.weights.safetensors.tmp-99999').write_bytes(b'half'); (p/'.model.json.tmp-99999').write_text('{')
-            shutil.copy2(ws['base']/'O2'/'weights.pt', p/'weights-0123456789abcdef.safetensors')  # a torch file so named: removed, never read
+            b = (ws['base']/'O2'/'weights.pt').read_bytes()  # a torch file named as a save names its tensor files (by its SHA-256)
+            (p/f"weights-{hashlib.sha256(b).hexdigest()[:16]}.safetensors").write_bytes(b)  # removed, never read
         return setup
     for base, what in (('G', ''), ('K', ' (item-item model)')):
         add('interrupted-save', f"temporary files and an unused tensor file of a killed save{what}: load_model", fn=follow_load, setup=stray(base), writes=True, expect='ok',
             errors=('ModelFileError',))
         add('interrupted-save', f"temporary files and an unused tensor file of a killed save{what}: train", argv=T(), setup=stray(base), writes=True, expect='ok',
             check=check_trained())
+    def misnamed(ws):
+        model_setup('G', where='out/model')(ws)
+        (ws['d']/'out'/'model'/'weights-0123456789abcdef.safetensors').write_bytes(b'my own file')  # not named by its bytes
+    add('interrupted-save', "a user's file named like a tensor file, whose bytes do not match its name: train refuses, leaves it",
+        argv=T(), setup=misnamed, writes=True, contains=r'did not write \(weights-0123456789abcdef\.safetensors\)')
 
     # ---- (3) onboarding answers
     ob = ['onboard', '--model', '{model}', '--rounds', '2', '--per-round', '3', '-n', '3']
