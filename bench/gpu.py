@@ -27,7 +27,7 @@ def reset_peak(device):
 
 def movielens(tiny:bool) -> tuple:
     "(dataset, name): MovieLens-100k if cached, else synthetic ratings of its size"
-    from collab_recs.data import load_movielens_100k
+    from collab_recs.datasets import load_movielens_100k
     from collab_recs.synthetic import synthetic_ratings
     try: return load_movielens_100k(download=False), 'ml-100k'
     except (FileNotFoundError, OSError) as e:

@@ -9,7 +9,8 @@ from pathlib import Path
 from .kinds import KINDS, kind_of
 from .training import (DATASETS, load_dataset, training_dataloaders, fit_model, training_metrics, training_plots,
                                   output_paths, check_output_folder, strict_json, write_atomically, record_outputs, claim_outputs,
-                                  loaded_line, training_threads, using_threads)
+                                  loaded_line, training_threads, using_threads,
+                                  early_stop_options, write_table)
 from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
 
 # %% auto #0
@@ -228,7 +229,7 @@ def train(args, ds=None) -> dict:
     if ds is None:
         ds = load_dataset(args, learns)
         say(loaded_line(ds))
-    if args.early_stop: opts = _early_stop(args, ds, opts, say)
+    if args.early_stop: opts = early_stop_options(args, ds, opts, say)
     say(f"Training {_recipe_text(args, opts)}" + (f", on {world} processes" if world > 1 else ''))
     dls, res, seconds = fit_model(ds, args, opts, world)
     if rank != 0: return {}
@@ -250,20 +251,6 @@ def train(args, ds=None) -> dict:
     print(f"\n{ds.name}: {summary}; trained in {seconds:.1f}s; wrote {out}/")
     if metrics.get('note'): print(f"Note: {metrics['note']}")
     return metrics
-
-def _early_stop(args, ds, opts:dict, say) -> dict:
-    "`opts` with the epochs after which the recipe ranked best on an inner split of the training part (`args.epochs` too)"
-    from collab_recs.dataloaders import checked_split
-    from collab_recs.tuning import best_epochs
-    if opts['kind'] != 'ranking': raise ValueError(f"--early-stop applies to ranking recipes, not to a {opts['kind']!r} one")
-    rr = tuple(args.rating_range) if args.rating_range is not None else None
-    df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr,
-                                   duplicates=args.duplicates)
-    with using_threads(training_threads(len(ds.ratings), args.threads)): n, top, _ = best_epochs(df, tr, opts, args.seed)
-    say(f"Early stop: on an inner split of the training part, the recipe ranked best after {n} of its {opts['epochs']} "
-        f"epochs (NDCG@10 {top:.4f}): training for {n}")
-    args.epochs = n  # recorded with the model: `evaluate --model` trains what ran
-    return {**opts, 'epochs': n}
 
 def _options(args) -> dict:
     "What to record of the command line: every option, as it ran"
@@ -316,23 +303,6 @@ def _load_model(path):
         if (inner/CONFIG).exists(): raise ModelFileError(f"{e}; the model train wrote there is in {inner}: pass --model {inner}") from None
         raise
 
-def _write_table(df, path:Path, overwrite:bool=False):
-    "Write `df` to CSV or Parquet (by `path`'s extension) all at once: a temporary file renamed into place, never a half-written one"
-    path = Path(path)
-    if path.suffix.lower() not in ('.csv', '.parquet', '.pq'): raise ValueError(f"--out {path}: expected a .csv or .parquet file")
-    if path.exists() and not overwrite: raise FileExistsError(f"--out {path} exists: not overwriting it (pass --overwrite to replace it)")
-    if path.exists() and not path.is_file(): raise FileExistsError(f"--out {path} exists and is not a file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
-    try:
-        if path.suffix.lower() == '.csv': df.to_csv(tmp, index=False)
-        else:
-            try: df.to_parquet(tmp, index=False)
-            except ImportError: raise ValueError(f"--out {path}: writing Parquet needs pyarrow, which is not installed: "
-                                                 "pip install pyarrow") from None
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-
 def recommend_cmd(args):
     "Run `collab-recs recommend`: one user's top N, or every user's (`--all`), printed or written to `--out`"
     from collab_recs.recommend import recommend_all
@@ -340,7 +310,7 @@ def recommend_cmd(args):
     if not args.all and _unknown_user(m, args.user) and not m.predicts_ratings: return _newcomer(m, args)
     df = recommend_all(m, None if args.all else [args.user], n=args.n, exclude_rated=not args.include_rated)
     if args.out is not None:
-        _write_table(df[['user', 'item', 'rank', 'score']], args.out, args.overwrite)
+        write_table(df[['user', 'item', 'rank', 'score']], args.out, args.overwrite)
         print(f"wrote the top {args.n} of {df.user.nunique():,} user(s) to {args.out} ({len(df):,} rows: user, item, rank, score)")
         return df
     who = 'every user' if args.all else f"user {args.user}"
@@ -362,7 +332,7 @@ def _newcomer(m, args):
     df = pd.DataFrame({'user': args.user, 'rank': np.arange(1, len(top) + 1), 'item': [m.item_vocab[i] for i in top],
                        'score': s[top]})
     df.insert(3, 'title', [str(titles.get(o, o)) for o in df.item])
-    if args.out is not None: _write_table(df[['user', 'item', 'rank', 'score']], args.out, args.overwrite)
+    if args.out is not None: write_table(df[['user', 'item', 'rank', 'score']], args.out, args.overwrite)
     print(f"user {args.user} is not in the model's training data: the list a newcomer with no history gets "
           f"(close to the most popular items); `collab-recs onboard` asks a few questions to do better", file=sys.stderr)
     if args.out is None: _show(df, args, f"Top {args.n} for new user {args.user}:", drop=['user'])

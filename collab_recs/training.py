@@ -10,9 +10,9 @@ from contextlib import contextmanager
 
 # %% auto #0
 __all__ = ['DATASETS', 'MANIFEST', 'at_least', 'load_dataset', 'loaded_line', 'training_threads', 'using_threads',
-           'training_dataloaders', 'epoch_lines', 'fit_model', 'overfit_note', 'training_metrics', 'training_plots',
-           'file_digest', 'recorded_outputs', 'foreign_outputs', 'claim_outputs', 'record_outputs',
-           'check_output_folder', 'strict_json', 'write_atomically', 'output_paths']
+           'training_dataloaders', 'epoch_lines', 'fit_model', 'early_stop_options', 'write_table', 'overfit_note',
+           'training_metrics', 'training_plots', 'file_digest', 'recorded_outputs', 'foreign_outputs', 'claim_outputs',
+           'record_outputs', 'check_output_folder', 'strict_json', 'write_atomically', 'output_paths']
 
 # %% ../nbs/13a_training.ipynb #ddd6c0eb
 def at_least(
@@ -35,7 +35,7 @@ DATASETS = ('ml-100k', 'book-crossing', 'synthetic')
 
 def _named_dataset(args, ranking:bool, interactions):
     "MovieLens-100k, Book-Crossing or synthetic data; for a `ranking` recipe, passed through `interactions`"
-    from collab_recs.data import load_movielens_100k, load_book_crossing
+    from collab_recs.datasets import load_movielens_100k, load_book_crossing
     from collab_recs.synthetic import synthetic_ratings
     if args.data == 'ml-100k': return interactions(load_movielens_100k())
     if args.data == 'book-crossing':
@@ -183,6 +183,48 @@ def fit_model(
     for c in cbs:
         if hasattr(learn, 'remove_cb'): learn.remove_cb(c)
     return dls, learn, time.perf_counter() - start
+
+# %% ../nbs/13a_training.ipynb #018cb09f
+def early_stop_options(
+    args, # The command line's options (split, seed, threads)
+    ds, # The dataset
+    opts:dict, # A ranking recipe's options
+    say=print, # Told what was chosen
+) -> dict:
+    "`opts` with the epochs after which the recipe ranked best on an inner split of the training part (`args.epochs` too)"
+    from collab_recs.dataloaders import checked_split
+    from collab_recs.tuning import best_epochs
+    if opts['kind'] != 'ranking': raise ValueError(f"--early-stop applies to ranking recipes, not to a {opts['kind']!r} one")
+    rr = tuple(args.rating_range) if args.rating_range is not None else None
+    df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr,
+                                   duplicates=args.duplicates)
+    with using_threads(training_threads(len(ds.ratings), args.threads)): n, top, _ = best_epochs(df, tr, opts, args.seed)
+    say(f"Early stop: on an inner split of the training part, the recipe ranked best after {n} of its {opts['epochs']} "
+        f"epochs (NDCG@10 {top:.4f}): training for {n}")
+    args.epochs = n  # recorded with the model: `evaluate --model` trains what ran
+    return {**opts, 'epochs': n}
+
+# %% ../nbs/13a_training.ipynb #cadeec40
+def write_table(
+    df, # A table (e.g. `recommend_all`'s)
+    path:Path, # A .csv or .parquet file (`recommend --out`)
+    overwrite:bool=False, # Replace `path` if it exists (`--overwrite`)
+):
+    "Write `df` to CSV or Parquet (by `path`'s extension) all at once: a temporary file renamed into place, never a half-written one"
+    path = Path(path)
+    if path.suffix.lower() not in ('.csv', '.parquet', '.pq'): raise ValueError(f"--out {path}: expected a .csv or .parquet file")
+    if path.exists() and not overwrite: raise FileExistsError(f"--out {path} exists: not overwriting it (pass --overwrite to replace it)")
+    if path.exists() and not path.is_file(): raise FileExistsError(f"--out {path} exists and is not a file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
+    try:
+        if path.suffix.lower() == '.csv': df.to_csv(tmp, index=False)
+        else:
+            try: df.to_parquet(tmp, index=False)
+            except ImportError: raise ValueError(f"--out {path}: writing Parquet needs pyarrow, which is not installed: "
+                                                 "pip install pyarrow") from None
+        os.replace(tmp, path)
+    finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/13a_training.ipynb #eb8b2d78
 def overfit_note(
