@@ -78,7 +78,9 @@ def retrained_on_answers(learn, train, new_users, recipe, lkw, seed, questions=(
     return out
 
 def main():
-    from collab_recs.evaluation import evaluate
+    from collab_recs.evaluation import evaluate, holdout_truth, ranked_for_holdout, ranking_metrics
+    from collab_recs.recipes import recipe_dataloaders
+    from collab_recs.kinds import KINDS
     from collab_recs.splits import random_split
     from collab_recs.coldstart_evaluation import evaluate_cold_start, simulate_onboarding
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -91,20 +93,24 @@ def main():
     from collab_recs.recipes import recipe_options
     from collab_recs.data import as_interactions
     train, new_users, new_items, lkw = datasets(a.data, a.seed)
-    ranking = recipe_options(a.recipe)['kind'] == 'ranking'
+    ranking = not KINDS[recipe_options(a.recipe)['kind']].model_class.predicts_ratings  # it learns from the interactions
     if ranking:
-        learn, fit_s, _ = fit(as_interactions(train), a.recipe, random_split(train.ratings, 0.2, a.seed), a.seed)
-        with learn.no_bar(): warm = dict(ndcg_at_10=float(learn.validate()[1]))
+        inter, split = as_interactions(train), random_split(train.ratings, 0.2, a.seed)
+        learn, fit_s, _ = fit(inter, a.recipe, split, a.seed)
+        model = getattr(learn, 'model', learn)  # an item-item model is no learner
+        dls = recipe_dataloaders(inter, a.recipe, split=split)
+        truth = holdout_truth(dls)
+        warm = dict(ndcg_at_10=ranking_metrics(ranked_for_holdout(model, dls, 10, truth=truth), truth, 10)['ndcg@10'])
         print(f"{a.data}: trained on {len(train.ratings):,} interactions in {fit_s:.0f}s; warm-user valid NDCG@10 {warm['ndcg_at_10']:.4f}", flush=True)
     else:
         learn, fit_s, _ = fit(train, a.recipe, random_split(train.ratings, 0.2, a.seed), a.seed, **lkw)
-        warm = evaluate(learn)
+        model, warm = learn.model, evaluate(learn)
         print(f"{a.data}: trained on {len(learn.dls.train.dataset):,} ratings in {fit_s:.0f}s; warm-user valid RMSE {warm['rmse']:.4f}", flush=True)
-    res = evaluate_cold_start(learn.model, train, new_users, new_items)
+    res = evaluate_cold_start(model, train, new_users, new_items)
     print(res['users'].round(4).to_string(), res['baselines'], sep='\n\n', flush=True)
     same = None if ranking else warm_same_users(learn, train, new_users, a.recipe, lkw, a.seed)
     retrained = None if ranking else retrained_on_answers(learn, train, new_users, a.recipe, lkw, a.seed)
-    by_ratings = pd.concat([simulate_onboarding(learn.model, train, new_users, strategy=s, count='ratings', noise=res['noise'])
+    by_ratings = pd.concat([simulate_onboarding(model, train, new_users, strategy=s, count='ratings', noise=res['noise'])
                             for s in ('adaptive', 'popular', 'random')], ignore_index=True)
     print('\nCheckpoints counting ratings given:', by_ratings.round(4).to_string(), sep='\n')
     write_results(f'coldstart-{a.data}-{a.recipe}', 'bench.coldstart',

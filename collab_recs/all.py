@@ -11,7 +11,7 @@ import importlib
 # (`recommend` the function, not the module). The command line (`collab_recs.cli`) is a program, not an API.
 MODULES = ('data', 'synthetic', 'datasets', 'splits', 'dataloaders', 'kinds', 'model', 'optimisers', 'learner', 'ranking', 'itemitem',
            'recipes', 'tuning', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'baselines', 'evaluation', 'training',
-           'foldin', 'metadata', 'onboarding', 'coldstart_evaluation')
+           'foldin', 'metadata', 'lookalikes', 'onboarding', 'onboarding_ui', 'coldstart_evaluation')
 __all__ = []
 for _m in MODULES:
     _mod = importlib.import_module(f'collab_recs.{_m}')

@@ -405,7 +405,7 @@ def evaluate_cmd(args):
 
 def onboard_cmd(args):
     "Run `collab-recs onboard`: questions on stdin/stdout, then recommendations"
-    from collab_recs.onboarding import run_onboarding
+    from collab_recs.onboarding_ui import run_onboarding
     m = _load_model(args.model)
     return run_onboarding(m, rounds=args.rounds, per_round=args.per_round, n=args.n, ask=lambda prompt: input(prompt))
 

@@ -91,20 +91,22 @@ def simulate_onboarding(
                     ob.answer(q, pool.get(q))
                     if done() >= c:  # counting ratings: stop at exactly c, and leave the rest of the round unasked
                         del ob.asked[len(ob.asked) - len(qs) + j + 1:]; break
-            f = ob.user
             ti = vocab_codes(model.item_vocab, test[key])
             if ob.ranking: err = errb = np.full(len(ti), np.nan)  # a ranking model predicts no ratings
             else:
-                s = ob.predict()
+                s, f = ob.predict(), ob.user
                 b = ob.lean_scores(score_folded(model, fold_in_user(model, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else f))
                 err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
             rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked), reached=done() >= c,
                              se=float((err**2).sum()), se_bias_only=float((errb**2).sum()), n=len(ti)))
-            for rr, w in ((recs, seen_weight), (recs0, 0.)):
-                top = recommend_folded(model, f, k, exclude=list(pool), bonus=ob.seen_bonus(w))
+            for rr, w in ((recs, seen_weight), (recs0, 0.)) if not ob.ranking else ((recs, 0.),):
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')  # no rating yet: the prior's list, as intended
+                    top = ob.recommend(k, exclude=list(pool), seen_weight=w)
                 rr.append(pd.DataFrame({'user': user, 'checkpoint': c, 'item': top['item'], 'rank': top['rank']}))
     per = pd.DataFrame(rows)
-    recs, recs0 = pd.concat(recs, ignore_index=True), pd.concat(recs0, ignore_index=True)
+    recs = pd.concat(recs, ignore_index=True)
+    recs0 = pd.concat(recs0, ignore_index=True) if recs0 else recs  # a ranking model's list has no rating to rank by
     truth = heldout[is_test & (heldout['rating'] >= relevant)].rename(columns={key: 'item'})[['user', 'item']]
     out = []
     for c, g in per.groupby('checkpoint'):
@@ -227,9 +229,10 @@ def evaluate_cold_start(
     noise = None if ranking else fold_in_noise(model, train.ratings)
     kw = dict(noise=noise, checkpoints=checkpoints, count=count, seed=seed)
     meta = {}
-    for kind, tab, col in (('item', train.items, 'item'), ('user', train.users, 'user')):
+    for kind, tab, col in (('item', train.items, 'item'), ('user', train.users, 'user')):  # priors of a rating model's factors
         spec = METADATA_SPECS.get((train.name, kind))
-        meta[kind] = MetadataModel(model, tab, kind, spec=spec, counts=train.ratings[col].value_counts()) if tab is not None else None
+        fit_meta = tab is not None and not ranking
+        meta[kind] = MetadataModel(model, tab, kind, spec, counts=train.ratings[col].value_counts()) if fit_meta else None
     users = [simulate_onboarding(model, train, new_users, strategy=s, **kw) for s in strategies]
     if meta['user'] is not None:
         users.append(simulate_onboarding(model, train, new_users, strategy=strategies[0], prior=partial(meta['user'].prior, strict=False), **kw))

@@ -13,11 +13,12 @@ from .model import DotProductBias
 from .dataloaders import vocab_codes, id_column
 from .save import saved_ratings
 from .baselines import damped_item_means
+from .lookalikes import Lookalikes
 from .foldin import (Gaussian, FoldedIn, embeddings, model_rating_range, population_prior, fold_in_noise, resolve_noise, checked_ratings,
                                 fold_in_user, score_folded, recommend_folded)
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'Onboarding', 'run_onboarding', 'OnboardingWidget']
+__all__ = ['STRATEGIES', 'Onboarding']
 
 # %% ../nbs/16_onboarding.ipynb #c2331922
 STRATEGIES = ('adaptive', 'popular', 'random')
@@ -29,7 +30,7 @@ class Onboarding:
         data:RatingsDataset|pd.DataFrame=None, # Ratings of known users (`user` and item columns), for popularity and co-occurrence; defaults to those saved with the model
         prior:Gaussian=None, # Belief before any answer (e.g. `MetadataModel.prior` of the user's age, ...); defaults to `population_prior`
         noise:float=None, # Noise variance on the logit scale; defaults to `fold_in_noise` of `data`
-        strategy:str='adaptive', # 'adaptive' (popular and informative, then co-occurrence), 'popular' or 'random'
+        strategy:str='adaptive', # 'adaptive' (likely seen and informative), 'popular' or 'random'
         n_candidates:int=300, # Ask only about this many most-rated items (`None`: any item anyone rated)
         titles=None, # Mapping item id -> title; defaults to the titles in `data`
         rating_range:tuple=None, # Allowed (min, max) answer; defaults to `model_rating_range(model)`
@@ -76,11 +77,18 @@ class Onboarding:
         self.rng = np.random.default_rng(seed)
         self.answers, self.asked = {}, []
         self.belief = self.prior
+        self.lookalikes = Lookalikes(model, ratings) if self.ranking else None  # a ranking model's newcomers: who they resemble
 
 # %% ../nbs/16_onboarding.ipynb #a80ab74e
 @patch
+def seen_unseen(self:Onboarding) -> tuple:
+    "The item columns answered \"seen it\" (or rated) and \"haven't seen it\", as two lists"
+    return [i for i,r in self.answers.items() if r is not None], [i for i,r in self.answers.items() if r is None]
+
+@patch
 def p_seen(self:Onboarding) -> np.ndarray:
     "Probability that the user has seen each item: popularity at first, then how often users who saw what they saw also saw it"
+    if self.lookalikes is not None: return self.lookalikes.p_seen(*self.seen_unseen())
     seen = [i for i,r in self.answers.items() if r is not None]
     if not seen: return self.popularity
     unseen = [i for i,r in self.answers.items() if r is None]
@@ -99,7 +107,8 @@ def next_questions(self:Onboarding,
     free = np.array([i for i in self.candidates if i not in asked], dtype=np.int64)
     if self.strategy == 'random': picks = self.rng.permutation(free)[:n]
     elif self.strategy == 'popular': picks = free[np.argsort(-self.counts[free], kind='stable')][:n]
-    elif not self.factors: picks = free[np.argsort(-self.p_seen()[free], kind='stable')][:n]  # no beliefs to narrow: ask what they likely have
+    elif self.lookalikes is not None:  # what would say most about who they resemble
+        picks = free[np.argsort(-self.lookalikes.information(free, *self.seen_unseen()), kind='stable')][:n]
     else:
         p, X, S, picks = self.p_seen()[free], self.X[free], self.user.cov.copy(), []
         for _ in range(min(n, len(free))):
@@ -163,31 +172,30 @@ def predict(self:Onboarding,
 def recommend(self:Onboarding,
     n:int=10, # How many items
     exclude=None, # Item ids to leave out; defaults to every item the user has seen (answered with a rating or "seen it")
-    seen_weight:float=None, # Rank by predicted rating + `seen_weight` × log P(seen) (`p_seen`); 0 ranks by predicted rating alone. Default: 1, or 0 for a ranking model (its scores already say what users pick)
-) -> pd.DataFrame: # `rank`, `item`, `title`, `score` (the predicted rating), like `recommend`, then `p_seen` (unless `seen_weight=0`)
-    "Top `n` items for the new user: likely to be liked *and* likely to be known, from the answers so far (from the prior alone, with a warning, if there are no ratings yet)."
+    seen_weight:float=None, # Rating models: rank by rating + this × log P(seen) (default 1; 0: by rating alone)
+) -> pd.DataFrame: # `rank`, `item`, `title`, `score`: a rating (then `p_seen`), or the chance of having the item
+    "Top `n` items for the new user, from the answers so far: likely to be liked *and* known."
     if seen_weight is None: seen_weight = 0. if self.ranking else 1.
     if exclude is None: exclude = [self.model.item_vocab[i] for i, r in self.answers.items() if r is not None]
-    if not self.factors: return self._recommend_from_answers(n, exclude)
+    if self.lookalikes is not None: return self._recommend_lookalikes(n, exclude)
     if not self.rated:
         warnings.warn(f"no ratings among the answers yet: recommending from the {self.prior.source} prior alone "
                       "(the items most users like)")
     recs = recommend_folded(self.model, self.user, n, exclude=exclude, titles=self.titles, bonus=self.seen_bonus(seen_weight))
-    if seen_weight: recs['p_seen'] = self.p_seen()[vocab_codes(self.model.item_vocab, recs['item'])].astype(np.float32)  # why the order is not by score alone
+    if seen_weight:  # why the order is not by score alone
+        recs['p_seen'] = self.p_seen()[vocab_codes(self.model.item_vocab, recs['item'])].astype(np.float32)
     return recs
 
 @patch
-def _recommend_from_answers(self:Onboarding, n:int, exclude=None) -> pd.DataFrame:
-    "Top `n` of a model that scores a newcomer's answers as they are (an item-item model: they are the user's row)"
+def _recommend_lookalikes(self:Onboarding, n:int, exclude) -> pd.DataFrame:
+    "Top `n` for a ranking model's newcomer: what their look-alikes have (`Lookalikes.scores`), `exclude` left out"
     if n < 1: raise ValueError(f"n must be a positive integer, not {n}")
-    has = np.array([i for i, r in self.answers.items() if r is not None], np.int64)
-    s = self.model.score_new_user(has).astype(np.float64)
-    skip = list(self.answers) if exclude is None else vocab_codes(self.model.item_vocab, list(exclude))
-    s[skip] = -np.inf; s[0] = -np.inf
+    s = self.lookalikes.scores(*self.seen_unseen())
+    s[vocab_codes(self.model.item_vocab, list(exclude))] = -np.inf
     top = np.argsort(-s, kind='stable')[:min(n, int(np.isfinite(s).sum()))]
     ids = [self.model.item_vocab[i] for i in top]
     return pd.DataFrame({'rank': np.arange(1, len(top) + 1), 'item': ids, 'title': [str(self.titles.get(o, o)) for o in ids],
-                         'score': s[top].astype(np.float32)})
+                         'score': np.exp(s[top]).astype(np.float32)})  # the chance that they have it
 
 @patch
 def seen_bonus(self:Onboarding,
@@ -200,8 +208,8 @@ def seen_bonus(self:Onboarding,
 
 @patch(as_prop=True)
 def source(self:Onboarding) -> str:
-    "Where recommendations come from before any answer: the prior of a factor model, or the popularity chart"
-    return f"{self.prior.source} prior" if self.factors else "popularity chart"
+    "Where recommendations come from before any answer: a rating model's prior, or the popularity chart"
+    return "popularity chart" if self.lookalikes is not None else f"{self.prior.source} prior"
 
 @patch
 def __repr__(self:Onboarding):
@@ -218,146 +226,3 @@ def restart(self:Onboarding,
     new.prior = new.belief = prior if prior is not None else self.prior
     new.rng, new.answers, new.asked, new._user = np.random.default_rng(seed), {}, [], None
     return new
-
-# %% ../nbs/16_onboarding.ipynb #f1471ca0
-def _parse_answer(text:str, lo:float, hi:float):
-    "('rating', value), ('seen', True), ('unseen', None), ('quit', None) or ('invalid', message) for one typed answer"
-    t = text.strip().lower()
-    if t in ('', 'n', 'no', '-', 's', 'skip', "haven't seen it"): return 'unseen', None
-    if t in ('q', 'quit', 'done', 'exit'): return 'quit', None
-    if t in ('y', 'yes', 'seen', 'seen it'): return 'seen', True
-    try: v = float(t)
-    except ValueError: return 'invalid', f"{text.strip()!r} is not a rating: type a number from {lo:g} to {hi:g}, Enter if you haven't seen it, q to finish"
-    if not (np.isfinite(v) and lo <= v <= hi): return 'invalid', f"{v:g} is out of range: ratings go from {lo:g} to {hi:g}"
-    return 'rating', v
-
-def run_onboarding(
-    model:DotProductBias, # A trained model
-    data:RatingsDataset|pd.DataFrame=None, # Ratings of known users (for popularity and co-occurrence) and titles; defaults to those saved with the model
-    rounds:int=3, # Rounds of questions
-    per_round:int=20, # Questions per round
-    n:int=10, # Recommendations to show at the end
-    ask=input, # Called with a prompt, returns the typed answer (`input` in a terminal)
-    out=print, # Called with each line to show
-    **kwargs, # Passed on to `Onboarding` (e.g. `prior`, `strategy`)
-) -> pd.DataFrame: # The recommendations shown at the end
-    "Onboard a new user at the terminal: ask about items round by round, then print recommendations."
-    ob = Onboarding(model, data, **kwargs)
-    lo, hi = (-np.inf, np.inf) if ob.ranking else ob.rating_range  # a ranking model takes any rating as "seen it"
-    if ob.ranking: out("Type y for each item you have seen (or a rating, if you like); press Enter if you haven't seen it, q to finish early.")
-    else: out(f"Rate items you have seen from {lo:g} to {hi:g} (y if you have seen one but would rather not rate it); press Enter if you haven't seen it, q to finish early.")
-    done = False
-    for r in range(rounds):
-        qs = ob.next_questions(per_round)
-        if not qs: break
-        out(f"\nRound {r+1} of {rounds}")
-        for k,item in enumerate(qs):
-            while True:  # ask again after an invalid answer, for as long as the user keeps answering
-                try: kind, v = _parse_answer(ask(f"[{k+1}/{len(qs)}] {ob.titles.get(item, item)}: "), lo, hi)
-                except EOFError: kind, v = 'quit', None
-                if kind != 'invalid': break
-                out(v)  # what was wrong with it
-            if kind == 'quit': done = True; break
-            ob.answer(item, v)
-        if done: break
-    n_rated = len(ob.rated)
-    if n_rated: out(f"\nFrom the {n_rated} item(s) you have seen, we recommend:" if ob.ranking else f"\nFrom your {n_rated} rating(s), we recommend:")
-    else: out(f"\nNo ratings given, so these are the items most people know and like (from the {ob.source}, not from you):")
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        recs = ob.recommend(n)
-    show = recs.drop(columns=['item'] if (recs['item'].astype(str) == recs['title']).all() else [])
-    if ob.ranking:
-        out(show.drop(columns=['score']).to_string(index=False))
-        out("(Ranked by how likely you are to pick each item, from the items you have seen.)")
-        return recs
-    show = show.rename(columns={'score': 'predicted rating', 'p_seen': 'chance you know it'})
-    out(show.to_string(index=False, formatters={'predicted rating': '{:.2f}'.format, 'chance you know it': '{:.0%}'.format}))
-    out("(Ranked by the rating you would probably give and by the chance that you know the item: the share of people "
-        "who answered like you who rated it.)")
-    return recs
-
-# %% ../nbs/16_onboarding.ipynb #bd4431c4
-class OnboardingWidget:
-    "The onboarding questionnaire as a notebook widget: one item at a time, a button per rating, \"Haven't seen it\" and \"Done\", then recommendations."
-    def __init__(self,
-        model:DotProductBias, # A trained model
-        data:RatingsDataset|pd.DataFrame=None, # As for `Onboarding`: ratings of known users; defaults to those saved with the model
-        rounds:int=3, # Rounds of questions
-        per_round:int=10, # Questions per round
-        n:int=10, # Recommendations to show at the end
-        **kwargs, # Passed on to `Onboarding` (e.g. `prior`, `strategy`, `rating_range`)
-    ):
-        try: import ipywidgets as W
-        except ImportError as e:
-            raise ImportError("OnboardingWidget needs ipywidgets (pip install ipywidgets); without it, use `Onboarding` or `run_onboarding`") from e
-        if rounds < 1 or per_round < 1 or n < 1: raise ValueError(f"rounds, per_round and n must be positive integers, not {rounds}, {per_round}, {n}")
-        self.ob, self.rounds, self.per_round, self.n = Onboarding(model, data, **kwargs), rounds, per_round, n
-        self.round, self.queue, self.recs, self.finished = 0, [], None, False
-        lo, hi = self.ob.rating_range
-        if float(lo).is_integer() and float(hi).is_integer() and hi - lo <= 10:  # 1-5, 1-10: a button per rating
-            self.rating_buttons = [W.Button(description=f'{v:g}', layout=W.Layout(width='3.5em')) for v in np.arange(lo, hi + 1)]
-            for b in self.rating_buttons: b.on_click(lambda b: self.rate(float(b.description)))
-            rate = self.rating_buttons
-        else:  # 0.5-5 and the like: type the rating
-            self.value = W.BoundedFloatText(value=(lo + hi)/2, min=lo, max=hi, step=0.5, layout=W.Layout(width='6em'))
-            self.rating_buttons = [W.Button(description='Rate')]
-            self.rating_buttons[0].on_click(lambda b: self.rate(self.value.value))
-            rate = [self.value, *self.rating_buttons]
-        self.unseen, self.stop = W.Button(description="Haven't seen it"), W.Button(description='Done', button_style='primary')
-        self.unseen.on_click(lambda b: self.skip())
-        self.stop.on_click(lambda b: self.done())
-        self.question, self.status, self.output = W.HTML(), W.HTML(), W.Output()
-        self.box = W.VBox([self.question, W.HBox([*rate, self.unseen, self.stop]), self.status, self.output])
-        self._ask()
-
-    @property
-    def item(self):
-        "The item being asked about (`None` once finished)"
-        return self.queue[0] if self.queue and not self.finished else None
-
-    def _ask(self):
-        "Show the next question, starting a new round when this one is answered, or finish"
-        if not self.queue and self.round < self.rounds:
-            self.queue = list(self.ob.next_questions(self.per_round))
-            self.round += 1
-        if not self.queue: return self.done()
-        it = self.queue[0]
-        self.question.value = (f"<b>Round {self.round} of {self.rounds}, question {len(self.ob.answers) + 1}:</b> "
-                               f"{html.escape(str(self.ob.titles.get(it, it)))}")
-        self.status.value = f"{len(self.ob.rated)} rated, {len(self.ob.answers) - len(self.ob.rated)} not seen"
-
-    def rate(self,
-        rating:float, # The user's rating of the current item
-    ):
-        "Answer the current question with `rating` (what the rating buttons do)"
-        if self.item is None: return
-        try: self.ob.answer(self.item, rating)
-        except RatingsError as e: self.status.value = html.escape(str(e)); return
-        self.queue.pop(0); self._ask()
-
-    def skip(self):
-        "Answer \"haven't seen it\" to the current question"
-        if self.item is None: return
-        self.ob.answer(self.queue.pop(0), None); self._ask()
-
-    def done(self) -> pd.DataFrame:
-        "Stop asking; show (and return) the recommendations from the answers so far"
-        if self.finished: return self.recs
-        self.finished = True
-        for b in [*self.rating_buttons, self.unseen, self.stop]: b.disabled = True
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            self.recs = self.ob.recommend(self.n)
-        k = len(self.ob.rated)
-        self.question.value = (f"<b>From your {k} rating(s), we recommend:</b>" if k else
-                               f"<b>No ratings given, so these are the items most people know and like</b> (from the {self.ob.source}, not from you):")
-        self.output.outputs = ()
-        self.output.append_display_data(self.recs)
-        return self.recs
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.box)
-
-    def __repr__(self): return f"OnboardingWidget({self.ob!r}, round {self.round} of {self.rounds}{', finished' if self.finished else ''})"

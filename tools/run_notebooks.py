@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = re.compile(r'^#\|\s*(slow|eval:\s*false)\b', re.M)
 
-PRELUDE = '''import sys, types, matplotlib
+PRELUDE = '''import linecache, sys, types, matplotlib
 matplotlib.use('Agg')
 sys.path.insert(0, {root!r})
 try: from nbdev.showdoc import show_doc; show_doc(len)
@@ -34,7 +34,9 @@ def script(nb:Path) -> str:
     parts = [PRELUDE.format(root=str(ROOT))]
     for i, src in enumerate(srcs):
         if SKIP.search(src) or 'nbdev_export(' in src: continue
-        parts.append(f"exec(compile({src!r}, {f'{nb.name}:code cell {i}'!r}, 'exec', {flags}), _ns)")
+        name = f'{nb.name}:code cell {i}'  # its lines go in linecache, so that `inspect.getsource` (show_doc) finds them
+        parts.append(f"linecache.cache[{name!r}] = ({len(src)}, None, {src.splitlines(True)!r}, {name!r})")
+        parts.append(f"exec(compile({src!r}, {name!r}, 'exec', {flags}), _ns)")
     return '\n'.join(parts) + '\n'
 
 def run(nb:Path) -> bool:
