@@ -93,7 +93,7 @@ def main():
     from collab_recs.recipes import recipe_options
     from collab_recs.data import as_interactions
     train, new_users, new_items, lkw = datasets(a.data, a.seed)
-    ranking = not KINDS[recipe_options(a.recipe)['kind']].model_class.predicts_ratings  # it learns from the interactions
+    ranking = not KINDS[recipe_options(a.recipe)['kind']].model_class().predicts_ratings  # it learns from the interactions
     if ranking:
         inter, split = as_interactions(train), random_split(train.ratings, 0.2, a.seed)
         learn, fit_s, _ = fit(inter, a.recipe, split, a.seed)
