@@ -9,8 +9,10 @@ __all__ = ['MODULES']
 import importlib
 # Every chapter's module, in the order of the chapters; `from collab_recs.all import *` gives all their public names
 # (`recommend` the function, not the module). The command line (`collab_recs.cli`) is a program, not an API.
-MODULES = ('data', 'synthetic', 'datasets', 'splits', 'dataloaders', 'kinds', 'model', 'optimisers', 'learner', 'ranking', 'itemitem',
-           'recipes', 'tuning', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'baselines', 'evaluation', 'training',
+MODULES = ('data', 'synthetic', 'datasets', 'splits', 'dataloaders', 'kinds', 'model', 'optimisers', 'learner',
+           'ranking', 'itemitem',
+           'recipes', 'tuning', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'baselines', 'evaluation',
+           'training',
            'foldin', 'metadata', 'onboarding', 'coldstart_evaluation')
 __all__ = []
 for _m in MODULES:

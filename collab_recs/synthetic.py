@@ -29,15 +29,20 @@ def synthetic_ratings(
     noise:float=0.3, # Standard deviation of the rating noise (the noise floor for RMSE)
     popularity:float=0.8, # Zipf exponent of item popularity and user activity (0 = uniform)
     rating_range:tuple=(1,5), # Ratings are clipped to this range
-    selection:float=0., # How strongly users pick the items that match their taste (0: by popularity alone), so that *which* items a user has tells their taste
+    selection:float=0., # How strongly users pick items of their taste (0: by popularity alone)
     seed:int=0, # Random seed
 ) -> RatingsDataset:
-    "Random ratings from a planted low-rank + biases model with long-tailed popularity; `expected` is the noise-free rating."
-    if n_ratings > n_users*n_items: raise ValueError(f"n_ratings={n_ratings:,} exceeds n_users*n_items={n_users*n_items:,}")
-    if min(n_users, n_items, n_ratings, n_factors) < 1: raise ValueError("n_users, n_items, n_ratings and n_factors must be positive")
-    need, have = 80*n_ratings + 8*(n_users + n_items)*(n_factors + 2), memory_bytes()  # pairs drawn, kept and sorted; the planted factors
+    """Random ratings from a planted low-rank + biases model with long-tailed popularity; `expected` is the noise-free
+    rating."""
+    if n_ratings > n_users*n_items:
+        raise ValueError(f"n_ratings={n_ratings:,} exceeds n_users*n_items={n_users*n_items:,}")
+    if min(n_users, n_items, n_ratings, n_factors) < 1:
+        raise ValueError("n_users, n_items, n_ratings and n_factors must be positive")
+    # pairs drawn, kept and sorted; the planted factors
+    need, have = 80*n_ratings + 8*(n_users + n_items)*(n_factors + 2), memory_bytes()
     if have is not None and need > have:
-        raise ValueError(f"{n_ratings:,} synthetic ratings need about {need/2**30:,.1f} GiB to generate, more than the {have/2**30:,.1f} GiB this machine has")
+        raise ValueError(f"{n_ratings:,} synthetic ratings need about {need/2**30:,.1f} GiB to generate, more than "
+                         f"the {have/2**30:,.1f} GiB this machine has")
     rng = np.random.default_rng(seed)
     pu, pi = _zipf_weights(n_users, popularity, rng), _zipf_weights(n_items, popularity, rng)
     lo, hi = rating_range
@@ -45,7 +50,8 @@ def synthetic_ratings(
     def planted():
         P = rng.normal(0, np.sqrt(spread/np.sqrt(n_factors)), (n_users, n_factors)).astype(np.float32)
         Q = rng.normal(0, np.sqrt(spread/np.sqrt(n_factors)), (n_items, n_factors)).astype(np.float32)
-        return P, Q, rng.normal(0, spread/2, n_users).astype(np.float32), rng.normal(0, spread/2, n_items).astype(np.float32)
+        return P, Q, rng.normal(0, spread/2,
+                                n_users).astype(np.float32), rng.normal(0, spread/2, n_items).astype(np.float32)
     if selection: P, Q, bu, bi = planted()  # the pairs depend on the tastes: draw these first
     keys = np.empty(0, dtype=np.int64)
     while len(keys) < n_ratings:  # draw pairs, drop repeats, top up: no dense matrix needed
@@ -65,6 +71,7 @@ def synthetic_ratings(
         dot[s:s+(1<<20)] = (P[u[s:s+(1<<20)]]*Q[i[s:s+(1<<20)]]).sum(1)
     expected = np.clip(mid + bu[u] + bi[i] + dot, lo, hi)
     rating = np.clip(expected + rng.normal(0, noise, len(u)), lo, hi).astype(np.float32)
-    ratings = pd.DataFrame({'user':u.astype(np.int32), 'item':i.astype(np.int32), 'rating':rating, 'expected':expected.astype(np.float32)})
+    ratings = pd.DataFrame({'user':u.astype(np.int32), 'item':i.astype(np.int32), 'rating':rating,
+                            'expected':expected.astype(np.float32)})
     return RatingsDataset(ratings, rating_range=rating_range, name='synthetic',
                           extra=dict(user_factors=P, item_factors=Q, user_bias=bu, item_bias=bi, noise=noise))

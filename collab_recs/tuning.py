@@ -116,7 +116,8 @@ def random_search(
         rows.append(dict(trial=i, **rec, **scores, seconds=round(time.perf_counter() - t, 2)))
         took = time.perf_counter() - start
         if budget is not None and i == 0 and took > budget:
-            raise ValueError(f"a budget of {budget:g}s is too small for one trial of the {base['kind']!r} recipe on this "
+            raise ValueError(f"a budget of {budget:g}s is too small for one trial of the {base['kind']!r} recipe on "
+                             "this "
                              f"data: the first took {took:.0f}s; give at least {2*took:.0f}s")
         if show: show(_trial_line(rows[-1], space, i, n_trials))
     metric = 'rmse' if rating else 'ndcg@10'
@@ -137,7 +138,8 @@ def best_epochs(
     valid_pct:float=0.1, # Share of each user's training rows held out again
 ) -> tuple: # (epochs, inner NDCG@10 after them, inner NDCG@10 after every epoch)
     "After how many of its epochs a ranking recipe ranks best on an inner split of the training part"
-    if options['kind'] != 'ranking': raise ValueError(f"best_epochs picks the epochs of a ranking recipe, not a {options['kind']!r} one")
+    if options['kind'] != 'ranking':
+        raise ValueError(f"best_epochs picks the epochs of a ranking recipe, not a {options['kind']!r} one")
     split = inner_positions(data, train, valid_pct, seed)
     learn = fit_recipe(recipe_dataloaders(data, options, split=split), options, seed=seed, validate='every')
     ndcg = [float(v[2]) for v in learn.recorder.values]
