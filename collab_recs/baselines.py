@@ -47,6 +47,7 @@ def popularity_scores(dls) -> callable:
                                           minlength=len(dls.classes[list(dls.classes)[1]])).astype(np.float32))
     return lambda model, users, items: counts[items][None].expand(len(users), -1).clone()
 
+# %% ../nbs/12_baselines.ipynb #88afcc9d
 def popularity_blend(
     dls, # `DataLoaders` with a training set
     weight:float=1., # How much the log-popularity counts against the predicted rating

@@ -79,6 +79,7 @@ def _to_float(o) -> float:
     try: return float(o)
     except (ValueError, OverflowError) as e: return np.inf if isinstance(e, OverflowError) else np.nan
 
+# %% ../nbs/00_data.ipynb #20e49f04
 def _as_numbers(r:pd.Series, rating:str, what:str) -> pd.Series:
     """Values `r` of column `rating` as numbers, refusing with one clear line what only looks like numbers (True/False,
     dates, durations)"""
@@ -116,6 +117,7 @@ def _may_have_duplicates(u:pd.Series, i:pd.Series) -> bool:
     k = np.sort((u - ulo)*ispan + (i - ilo))
     return bool((k[1:] == k[:-1]).any())
 
+# %% ../nbs/00_data.ipynb #d1385e1f
 def validate_ratings(
     df:pd.DataFrame, # Ratings, one row per (user, item) pair
     user:str='user', # Column holding user ids
@@ -141,6 +143,14 @@ def validate_ratings(
         if na.any():
             raise RatingsError(f"{na.sum():,} missing {c} id(s) in column {c!r}, e.g. at {_examples(df.loc[na,c])}")
         _check_ids(df[c], c, 'user' if c == user else 'item')
+    r = _checked_values(df, user, rating, rating_range, what)
+    out = df.copy()
+    out[rating] = r.astype('float32')
+    return _resolve_duplicates(out, user, item, rating, duplicates, what)
+
+# %% ../nbs/00_data.ipynb #850dfe4c
+def _checked_values(df:pd.DataFrame, user:str, rating:str, rating_range:tuple, what:str) -> pd.Series:
+    "Column `rating` of `df` as numbers, after refusing missing, infinite, too large or out-of-range values"
     r = _as_numbers(df[rating], rating, what)
     bad = r.isna()
     if bad.any():
@@ -159,8 +169,10 @@ def validate_ratings(
         if bad.any():
             raise RatingsError(f"{bad.sum():,} {what}(s) outside the declared range [{lo}, {hi}] in column "
                                f"{rating!r}, e.g. {_examples(r[bad])}")
-    out = df.copy()
-    out[rating] = r.astype('float32')
+    return r
+
+def _resolve_duplicates(out:pd.DataFrame, user:str, item:str, rating:str, duplicates:str, what:str) -> pd.DataFrame:
+    "`out` (a copy) with repeated (user, item) pairs resolved by policy `duplicates`, index reset"
     dup = out.duplicated([user,item], keep=False) if _may_have_duplicates(out[user], out[item]) else None
     if dup is not None and dup.any():
         if duplicates == 'error':

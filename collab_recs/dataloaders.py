@@ -16,6 +16,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
 from fastai.torch_core import display_df
 from fastcore.basics import patch
+from fastcore.meta import delegates
 
 # %% auto #0
 __all__ = ['checked_split', 'collab_dataloaders', 'epoch_rows', 'rating_codes', 'item_counts', 'vocab_o2i', 'vocab_codes',
@@ -60,22 +61,18 @@ def checked_split(
     return df, tuple(splits), tuple(rating_range)
 
 # %% ../nbs/02_dataloaders.ipynb #e05149fd
+_SPLIT_ARGS = ('user', 'item', 'rating', 'valid_pct', 'split', 'seed', 'rating_range', 'duplicates')
+
+@delegates(checked_split, keep=True)
 def collab_dataloaders(
-    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns below)
-    user:str='user', # Column holding user ids
-    item:str='item', # Column holding item ids; use 'title' for human-readable item names
-    rating:str='rating', # Column holding ratings
-    valid_pct:float=0.2, # Fraction held out for validation
-    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or (train, valid) positions
-    seed:int=42, # Seed of the split (and of nothing else: seed training with `fastai.torch_core.set_seed`)
+    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns named below)
     bs:int=64, # Batch size
-    rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range
-    duplicates:str='error', # Policy for repeated (user, item) pairs, see `validate_ratings`
-    **kwargs, # Passed on to `TabularPandas.dataloaders` (e.g. `device`, `val_bs`)
+    **kwargs, # `checked_split`'s options (columns, split, seed, ...); the rest go to `TabularPandas.dataloaders`
 ) -> CollabDataLoaders:
     "fastai `CollabDataLoaders` over `data` with a reproducible split, visiting each training rating once per epoch."
-    df, splits, rating_range = checked_split(data, user, item, rating, valid_pct, split, seed, bs, rating_range,
-                                             duplicates)
+    split_kw = {k: kwargs.pop(k) for k in _SPLIT_ARGS if k in kwargs}
+    user, item, rating = (split_kw.get(k, k) for k in ('user', 'item', 'rating'))
+    df, splits, rating_range = checked_split(data, bs=bs, **split_kw)
     splits = [list(map(int, s)) for s in splits]
     # fastai shrinks the frame's dtypes itself, but since 2.8.12 it also turns text ids into pandas categories, whose
     # categories are every id of the frame: the vocabularies would then hold items seen only in validation
@@ -237,6 +234,7 @@ def create_batches(self:TensorCollabDL, samps):
     idx = torch.as_tensor(list(samps), dtype=torch.long)
     for i in range(0, len(idx), self.bs): yield self.dataset[idx[i:i+self.bs]]
 
+# %% ../nbs/02_dataloaders.ipynb #e303ca4a
 @patch
 def rating_codes(self:TensorCollabDL) -> tuple:
     """(user indices, item indices, ratings) of all the ratings `self` holds, as numpy arrays (see
@@ -265,24 +263,18 @@ def show_batch(self:TensorCollabDL,
     display_df(df)
 
 # %% ../nbs/02_dataloaders.ipynb #6d54ce7e
+@delegates(checked_split)
 def tensor_dataloaders(
-    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns below)
-    user:str='user', # Column holding user ids
-    item:str='item', # Column holding item ids; use 'title' for human-readable item names
-    rating:str='rating', # Column holding ratings
-    valid_pct:float=0.2, # Fraction held out for validation
-    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or (train, valid) positions
-    seed:int=42, # Seed of the split (and of nothing else: seed training with `fastai.torch_core.set_seed`)
+    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns named below)
     bs:int=8192, # Batch size
-    rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range
-    duplicates:str='error', # Policy for repeated (user, item) pairs, see `validate_ratings`
     val_bs:int=None, # Validation batch size; defaults to `2*bs`
     device=None, # Device for the batches (the ratings move there on the first pass); fastai's default device if `None`
+    **kwargs, # `checked_split`'s options: columns (`user`, `item`, `rating`), `valid_pct`, `split`, `seed`, ...
 ) -> DataLoaders:
     """fastai `DataLoaders` over `data` made of tensor slices, with the same split and vocabularies as
     `collab_dataloaders`."""
-    df, (tr, va), rating_range = checked_split(data, user, item, rating, valid_pct, split, seed, bs, rating_range,
-                                               duplicates)
+    user, item, rating = (kwargs.get(k, k) for k in ('user', 'item', 'rating'))
+    df, (tr, va), rating_range = checked_split(data, bs=bs, **kwargs)
     classes = {c: CategoryMap(df[c].iloc[tr], add_na=True) for c in (user, item)}
     def coded(pos):
         part = df.iloc[pos]

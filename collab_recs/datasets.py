@@ -119,6 +119,7 @@ def _fastai_ml100k_dir(download:bool) -> Path|None:
         return untar_data(URLs.ML_100k) if download else None
     except Exception: return None
 
+# %% ../nbs/00b_datasets.ipynb #57160c13
 def load_movielens_100k(
     path:str|Path=None, # Official `ml-100k` folder or zip; `None` uses the cache, downloading if needed
     download:bool=True, # Download when no local copy is found

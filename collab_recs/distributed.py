@@ -92,6 +92,7 @@ def distributed_fit(
     try: return learn.fit_one_cycle(epochs, lr, wd=wd)
     finally: learn.remove_cb(cb)
 
+# %% ../nbs/07_distributed.ipynb #3a28869f
 def is_main_process() -> bool:
     "True in one process only: rank 0 under torch.distributed, or the only process"
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0

@@ -54,6 +54,7 @@ def evaluate(
     return dict(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()), n=len(err),
                 rmse_warm=float(np.sqrt((we**2).mean())) if len(we) else float('nan'), n_warm=int(warm.sum()))
 
+# %% ../nbs/13_evaluation.ipynb #68b4b2f1
 def global_mean_rmse(
     dls, # `DataLoaders` with a training and a validation set
     warm_only:bool=False, # Only validation ratings whose user and item are in the training data
@@ -161,6 +162,22 @@ def model_rmse(
 # %% ../nbs/13_evaluation.ipynb #6adb1a28
 BASELINES = ('global mean', 'bias only', 'most popular', 'ItemKNN', 'EASE')
 
+# %% ../nbs/13_evaluation.ipynb #59a472e7
+def _baseline_rows(dls, baselines:tuple, rank, ratings:bool, knn_k:int, ease_lam:float, ease_max_gb:float) -> tuple:
+    "({baseline: metrics}, {baseline: note}) of `baselines` on `dls`, ranked by `rank`; notes say which were left out"
+    scorers = {'bias only': lambda: bias_scores(dls), 'most popular': lambda: popularity_scores(dls),
+               'ItemKNN': lambda: item_knn_scores(dls, knn_k), 'EASE': lambda: ease_scores(dls, ease_lam, ease_max_gb)}
+    rows, notes = {}, {}
+    for b in baselines:
+        if b in ('global mean', 'bias only') and not ratings: continue
+        try: rows[b] = {'rmse': global_mean_rmse(dls)} if b == 'global mean' else rank(scorers[b]())
+        except CatalogueTooLargeError as e:
+            notes[b] = f"{b} left out: {e}"
+            warnings.warn(notes[b])
+        if b == 'bias only': rows[b]['rmse'] = bias_only_rmse(dls)
+    return rows, notes
+
+# %% ../nbs/13_evaluation.ipynb #11ef0d41
 def evaluation_report(
     model, # A trained model of any kind (or a `Learner` holding one), with the vocabularies of `dls`
     dls=None, # `DataLoaders` it was trained on (default: the learner's)
@@ -185,29 +202,19 @@ def evaluation_report(
     n_items = len(model.item_vocab) - 1
     if not 1 <= k <= n_items: raise ValueError(f"k must be between 1 and the catalogue's {n_items:,} items, not {k:,}")
     rank = lambda fn: ranking_metrics(ranked_for_holdout(model, dls, k, fn, truth, rated), truth, k, n_items)
-    scorers = {'bias only': lambda: bias_scores(dls), 'most popular': lambda: popularity_scores(dls),
-               'ItemKNN': lambda: item_knn_scores(dls, knn_k), 'EASE': lambda: ease_scores(dls, ease_lam, ease_max_gb)}
-    rows, notes = {}, {}
     ratings = np.ptp(rating_codes(dls.train)[2]) > 0  # interactions (all of weight 1) have no rating baselines
-    for b in baselines:
-        if b in ('global mean', 'bias only') and not ratings: continue
-        try: rows[b] = {'rmse': global_mean_rmse(dls)} if b == 'global mean' else rank(scorers[b]())
-        except CatalogueTooLargeError as e:
-            notes[b] = f"{b} left out: {e}"
-            warnings.warn(notes[b])
-        if b == 'bias only': rows[b]['rmse'] = bias_only_rmse(dls)
+    rows, notes = _baseline_rows(dls, baselines, rank, ratings, knn_k, ease_lam, ease_max_gb)
     rating_model = model.predicts_ratings  # a ranking model's scores are not ratings
     rows[name] = {'rmse': model_rmse(model, dls) if rating_model and ratings else np.nan, **rank(None)}
     for n, fn in (extra or {}).items(): rows[n] = rank(fn)
     df = pd.DataFrame.from_dict(rows, orient='index')
     df.index.name = 'model'
     df = df[['rmse'] + [c for c in df.columns if c != 'rmse']]
-    # what does not apply is <NA>, the same everywhere
-    df = df.astype({c: 'Int64' if c == 'n_users' else 'Float64' for c in df.columns})
+    df = df.astype({c: 'Int64' if c == 'n_users' else 'Float64' for c in df.columns})  # <NA> where it does not apply
     own = df.loc[name, f'ndcg@{k}']
     for b in [b for b in baselines if b in df.index and pd.notna(df.loc[b, f'ndcg@{k}']) and pd.notna(own)]:
-        if df.loc[b, f'ndcg@{k}'] > own: notes[b] = _better_note(b, name, df.loc[b, f'ndcg@{k}'], own, k, rating_model,
-                                                                getattr(model, 'kind', None))
+        if df.loc[b, f'ndcg@{k}'] > own:
+            notes[b] = _better_note(b, name, df.loc[b, f'ndcg@{k}'], own, k, rating_model, getattr(model, 'kind', None))
     df.attrs['notes'] = notes
     return df
 

@@ -70,6 +70,7 @@ def _allowed(model, rated, col:int, min_ratings:int) -> tuple:
     counts = np.bincount(pairs[:, col], minlength=n)
     return counts >= min_ratings, counts
 
+# %% ../nbs/11_interpret.ipynb #739e758b
 def similar_items(
     model:Recommender, # A trained model of any kind, with vocabularies
     item, # An item id or title
@@ -131,6 +132,7 @@ def _user_ratings(model, rated, ratings) -> tuple:
                          "from one, or pass rated= and ratings=")
     return torch.as_tensor(np.asarray(pairs)).numpy(), torch.as_tensor(np.asarray(ratings)).float().numpy()
 
+# %% ../nbs/11_interpret.ipynb #10e0c874
 def explain_recommendation(
     model:DotProductBias, # A trained factor model with vocabularies
     user, # The user's id

@@ -42,6 +42,7 @@ class TrainingDivergedError(FloatingPointError):
     def __str__(self):
         return self.msg  # as raised: fastai prefixes the args of an error raised in a callback with the event's name
 
+# %% ../nbs/05_learner.ipynb #190714fd
 class StopOnNonFinite(Callback):
     """Raise `TrainingDivergedError` when a batch's loss is NaN or infinite, checked every `every` batches and at the
     end of each phase (each check waits for the device)"""
@@ -75,6 +76,7 @@ def learner_callbacks(
     if len(dls.valid.dataset) == 0 and not any(isinstance(o, SkipValidation) for o in cbs): cbs.append(SkipValidation())
     return list(cbs)
 
+# %% ../nbs/05_learner.ipynb #a86ba473
 def dot_product_learner(
     dls, # `DataLoaders` from `collab_dataloaders` or `tensor_dataloaders`
     n_factors:int=50, # Latent factors per user and item

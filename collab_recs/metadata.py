@@ -9,6 +9,7 @@ from .data import RatingsError
 from .model import DotProductBias, UnknownIdError
 from .dataloaders import vocab_codes, id_column
 from .foldin import Gaussian, embeddings
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['METADATA_SPECS', 'MetaFeatures', 'MetadataModel']
@@ -27,6 +28,7 @@ METADATA_SPECS = {
     ('book-crossing', 'user'): {'age': [18, 25, 30, 35, 45, 55, 65], 'location': (_country, 50)},
 }
 
+# %% ../nbs/15_metadata.ipynb #17348bfc
 class MetaFeatures:
     """One-hot features from metadata columns: `'cat'` (or a number: keep that many most frequent levels, or `(fn, n)`
     to map first), `'multi'` ('|'-separated tags), or a list of bin edges; missing values get their own column."""
@@ -77,6 +79,7 @@ def _infer_spec(meta:pd.DataFrame, key:str) -> dict:
         elif s.nunique() < 0.5*len(s): spec[c] = 50
     return spec
 
+# %% ../nbs/15_metadata.ipynb #2ed63857
 class MetadataModel:
     """Ridge regression from metadata (genres, year, author, age, ...) to the trained factors and bias of warm items or
     users."""
@@ -107,26 +110,31 @@ class MetadataModel:
         self.cov = (res.T @ (w[:, None]*res))/w.sum() + 1e-6*np.eye(Theta.shape[1])
         self.meta, self.n_train = meta.set_index(self.key), len(warm)
 
-    def predict(self, rows:pd.DataFrame) -> np.ndarray:
-        "Predicted `[factors, bias]` for metadata `rows`, one row each"
-        return self.features.transform(rows) @ self.W
 
-    def prior(self,
-        x, # An id in the metadata table, a dict of metadata, or a one-row DataFrame
-        strict:bool=True, # Refuse ids without metadata; else treat them as having every field missing
-    ) -> Gaussian:
-        "The belief about one newcomer from its metadata"
-        if isinstance(x, dict): x = pd.DataFrame([x])
-        elif not isinstance(x, pd.DataFrame):
-            if x not in self.meta.index:
-                if strict:
-                    raise UnknownIdError(f"no metadata for {self.kind} {x!r}; pass its metadata as a dict instead (or "
-                                         "strict=False)")
-                x = pd.DataFrame({c: [pd.NA] for c in self.features.spec})
-            else: x = self.meta.loc[[x]].reset_index()
-        if len(x) != 1: raise ValueError(f"prior() describes one {self.kind}; got {len(x)} rows")
-        return Gaussian(self.predict(x)[0], self.cov, 'metadata')
+# %% ../nbs/15_metadata.ipynb #7b3f6b6c
+@patch
+def predict(self:MetadataModel, rows:pd.DataFrame) -> np.ndarray:
+    "Predicted `[factors, bias]` for metadata `rows`, one row each"
+    return self.features.transform(rows) @ self.W
 
-    def __repr__(self):
-        return (f"MetadataModel({self.kind}s from {list(self.features.spec)}, trained on {self.n_train:,} warm "
-                f"{self.kind}s)")
+@patch
+def prior(self:MetadataModel,
+    x, # An id in the metadata table, a dict of metadata, or a one-row DataFrame
+    strict:bool=True, # Refuse ids without metadata; else treat them as having every field missing
+) -> Gaussian:
+    "The belief about one newcomer from its metadata"
+    if isinstance(x, dict): x = pd.DataFrame([x])
+    elif not isinstance(x, pd.DataFrame):
+        if x not in self.meta.index:
+            if strict:
+                raise UnknownIdError(f"no metadata for {self.kind} {x!r}; pass its metadata as a dict instead (or "
+                                     "strict=False)")
+            x = pd.DataFrame({c: [pd.NA] for c in self.features.spec})
+        else: x = self.meta.loc[[x]].reset_index()
+    if len(x) != 1: raise ValueError(f"prior() describes one {self.kind}; got {len(x)} rows")
+    return Gaussian(self.predict(x)[0], self.cov, 'metadata')
+
+@patch
+def __repr__(self:MetadataModel):
+    return (f"MetadataModel({self.kind}s from {list(self.features.spec)}, trained on {self.n_train:,} warm "
+            f"{self.kind}s)")

@@ -45,6 +45,7 @@ def check_model_size(
                                  f"{'this GPU' if torch.device(device or 'cpu').type == 'cuda' else 'this machine'} "
                                  "has: use fewer factors")
 
+# %% ../nbs/03_model.ipynb #6ed87416
 class DotProductBias(Module, Recommender):
     "Dot product of user and item factors plus user and item biases, squashed into `y_range` by `sigmoid_range`."
     kind, predicts_ratings = 'rating', True  # its name in `collab_recs.kinds.KINDS`; its scores are ratings
@@ -250,6 +251,7 @@ def rated_matrix(
     return torch.sparse_coo_tensor(torch.from_numpy(np.stack([users, items])), torch.from_numpy(w), (n_users, n_items),
                                    check_invariants=True).coalesce()
 
+# %% ../nbs/03_model.ipynb #66df2f7d
 class SVDppBias(DotProductBias):
     "`DotProductBias` whose user vectors add the normalised implicit factors of the items each user rated (SVD++)."
     def __init__(self,
@@ -281,24 +283,27 @@ class SVDppBias(DotProductBias):
         res = (self.user_vectors()[users] * self.item_factors(items)).sum(dim=1, keepdim=True)
         return sigmoid_range(res + self.user_bias(users) + self.item_bias(items) + self.offset, *self.y_range)
 
-    @classmethod
-    def from_dls(cls, dls, n_factors:int=50, y_range:tuple=None, centre:bool=False, sparse:bool=False):
-        "An `SVDppBias` sized for `dls`, with the rated sets of its training data"
-        if sparse: raise ValueError("SVDppBias trains with dense gradients (sparse=False)")
-        base = DotProductBias.from_dls(dls, n_factors=n_factors, y_range=y_range, centre=centre)
-        nu, ni = base.user_factors.weight.shape[0], base.item_factors.weight.shape[0]
-        u, i, _ = rating_codes(dls.train)
-        m = cls(nu, ni, n_factors, base.y_range, centre=base.centre, rated=rated_matrix(u, i, nu, ni))
-        m.user_vocab, m.item_vocab = base.user_vocab, base.item_vocab
-        return m
 
-    @torch.no_grad()
-    def to_dot_product_bias(self) -> DotProductBias:
-        "A plain `DotProductBias` predicting the same ratings, with the effective user vectors as its user factors"
-        w = self.user_factors.weight
-        out = DotProductBias(w.shape[0], self.item_factors.weight.shape[0], w.shape[1], self.y_range,
-                             centre=self.centre).to(w.device)
-        out.user_factors.weight.copy_(self.user_vectors())
-        for n in ('item_factors', 'user_bias', 'item_bias'): getattr(out, n).weight.copy_(getattr(self, n).weight)
-        out.user_vocab, out.item_vocab = self.user_vocab, self.item_vocab
-        return out
+# %% ../nbs/03_model.ipynb #2ebf36eb
+@patch(cls_method=True)
+def from_dls(cls:SVDppBias, dls, n_factors:int=50, y_range:tuple=None, centre:bool=False, sparse:bool=False):
+    "An `SVDppBias` sized for `dls`, with the rated sets of its training data"
+    if sparse: raise ValueError("SVDppBias trains with dense gradients (sparse=False)")
+    base = DotProductBias.from_dls(dls, n_factors=n_factors, y_range=y_range, centre=centre)
+    nu, ni = base.user_factors.weight.shape[0], base.item_factors.weight.shape[0]
+    u, i, _ = rating_codes(dls.train)
+    m = cls(nu, ni, n_factors, base.y_range, centre=base.centre, rated=rated_matrix(u, i, nu, ni))
+    m.user_vocab, m.item_vocab = base.user_vocab, base.item_vocab
+    return m
+
+@patch
+@torch.no_grad()
+def to_dot_product_bias(self:SVDppBias) -> DotProductBias:
+    "A plain `DotProductBias` predicting the same ratings, with the effective user vectors as its user factors"
+    w = self.user_factors.weight
+    out = DotProductBias(w.shape[0], self.item_factors.weight.shape[0], w.shape[1], self.y_range,
+                         centre=self.centre).to(w.device)
+    out.user_factors.weight.copy_(self.user_vectors())
+    for n in ('item_factors', 'user_bias', 'item_bias'): getattr(out, n).weight.copy_(getattr(self, n).weight)
+    out.user_vocab, out.item_vocab = self.user_vocab, self.item_vocab
+    return out

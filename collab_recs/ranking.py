@@ -306,6 +306,7 @@ def ranking_loss(
         return SampledSoftmax(item_counts(dls), options['n_negatives'], chunk=options['chunk'])
     raise ValueError(f"loss must be 'softmax' or 'sampled', not {options['loss']!r}")
 
+# %% ../nbs/05a_ranking.ipynb #f2de15cd
 def fit_ranking(
     dls, # `DataLoaders` of pairs, e.g. from `collab_recs.recipes.recipe_dataloaders`
     options:dict, # The ranking kind's options (see `collab_recs.kinds.KINDS`)

@@ -138,6 +138,7 @@ def _rated(rated, model) -> RatedPairs|None:
     r = torch.as_tensor(rated).cpu().numpy()
     return RatedPairs(r[:, 0], r[:, 1])
 
+# %% ../nbs/10_recommend.ipynb #d8e36b0e
 def _frame(model, users, rows, scores, titles) -> pd.DataFrame:
     "Long DataFrame of top-n results: `user`, `rank`, `item`, `title`, `score`"
     k = rows.shape[1]

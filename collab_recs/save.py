@@ -17,8 +17,7 @@ except ImportError:
     fcntl = None  # no flock (Windows): saves into one folder are not serialised, loads leave leftovers alone
 
 # %% auto #0
-__all__ = ['MODEL_FORMAT', 'CONFIG', 'LOCK', 'MAX_CONFIG_BYTES', 'SAVE_STEPS', 'check_model_dir', 'save_model', 'load_model',
-           'saved_ratings']
+__all__ = ['MODEL_FORMAT', 'CONFIG', 'LOCK', 'MAX_CONFIG_BYTES', 'check_model_dir', 'save_model', 'load_model', 'saved_ratings']
 
 # %% ../nbs/09_save.ipynb #6ce3fd3c
 MODEL_FORMAT = 'collab_recs/model/4'
@@ -68,6 +67,7 @@ def _read_file(
 
 # %% ../nbs/09_save.ipynb #d68cb43f
 _TENSOR_FILE = re.compile(r'(weights|rated)-([0-9a-f]{16})\.safetensors')
+
 _TEMP_FILE = re.compile(r'\.(model\.json|weights\.safetensors|rated\.safetensors)\.tmp-[0-9]+')
 
 def _regular(p:Path) -> bool:
@@ -97,6 +97,7 @@ def _own_tensor_file(p:Path) -> bool:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()[:16] == m.group(2)
 
+# %% ../nbs/09_save.ipynb #5480d5e2
 def _sort_folder(path:Path, cfg:dict|None) -> tuple:
     """(leftovers, foreign): paths of files of ours in folder `path` that `cfg` does not use, and names of entries this
     package did not write"""
@@ -138,12 +139,6 @@ def check_model_dir(
     return path
 
 # %% ../nbs/09_save.ipynb #1fe5f825
-SAVE_STEPS = ('locked', 'weights written', 'weights in place', 'rated written', 'rated in place', 'config written',
-              'config in place', 'old file removed')
-
-def _crash_point(step:str):
-    "Called by `save_model` after each of its `SAVE_STEPS`; tests replace it to simulate a kill there"
-
 def _lock(path:Path, wait:bool) -> int|None:
     """A descriptor holding the exclusive lock of model folder `path` (-1 where there is no `flock`); None if `wait` is
     False and it is busy"""
@@ -174,22 +169,19 @@ def _write_tensors(path:Path, kind:str, tensors:dict) -> dict:
     data = safetensors_save({k: v.contiguous() for k, v in tensors.items()})
     tmp = path/f'.{kind}.safetensors.tmp-{os.getpid()}'
     with open(tmp, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
-    _crash_point(f'{kind} written')
     sha = hashlib.sha256(data).hexdigest()
     entry = dict(name=f"{kind}-{sha[:16]}.safetensors", sha256=sha, size=len(data))
     os.replace(tmp, path/entry['name'])
-    _crash_point(f'{kind} in place')
     return entry
 
+# %% ../nbs/09_save.ipynb #12315c7a
 def _write_config(path:Path, cfg:dict):
     "Replace the model.json of folder `path` by `cfg` in one atomic rename"
     tmp = path/f'.{CONFIG}.tmp-{os.getpid()}'
     with open(tmp, 'w', encoding='utf-8') as f:
         f.write(json.dumps(cfg)); f.flush(); os.fsync(f.fileno())
-    _crash_point('config written')
     os.replace(tmp, path/CONFIG)
     _fsync_dir(path)
-    _crash_point('config in place')
 
 # %% ../nbs/09_save.ipynb #5a6c07e4
 def _nested_deeper(o, depth:int) -> bool:
@@ -307,13 +299,11 @@ def save_model(
     fd = _lock(path, wait=True)
     try:
         check_model_dir(path)  # again, now that no other save runs here
-        _crash_point('locked')
         cfg['files'] = {'weights': _write_tensors(path, 'weights', tensors)}
         if rated is not None: cfg['files']['rated'] = _write_tensors(path, 'rated', rated)
         _write_config(path, cfg)
         for p in _sort_folder(path, cfg)[0]:
             p.unlink(missing_ok=True)
-            _crash_point('old file removed')
     except Exception:
         for p in path.glob(f'.*.tmp-{os.getpid()}'):
             if _TEMP_FILE.fullmatch(p.name): p.unlink(missing_ok=True)
@@ -387,6 +377,7 @@ def _load(path:Path, raw:bytes) -> tuple:
     return _check_state(cfg, sd, rated, path/files['weights'][0],
                         path/files['rated'][0] if rated is not None else None), cfg
 
+# %% ../nbs/09_save.ipynb #6da08feb
 def _remove_leftovers(path:Path, cfg:dict):
     """Delete what interrupted saves left in model folder `path` (described by `cfg`), if no save is running there and
     it is writable"""

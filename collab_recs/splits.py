@@ -49,6 +49,7 @@ def _per_user_holdout(df, valid_pct, key, user) -> tuple:
     is_valid[order] = rank < np.repeat(n_valid, sizes)
     return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
 
+# %% ../nbs/01_splits.ipynb #d6b59771
 def time_split(
     df:pd.DataFrame, # Ratings
     valid_pct:float=0.2, # Fraction of ratings (the most recent) to hold out

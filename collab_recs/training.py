@@ -58,7 +58,10 @@ def _file_dataset(args, ranking:bool, interactions):
         if str(args.data) in str(e): raise
         raise RatingsError(f"{args.data}: {e}") from None
 
+# %% ../nbs/13a_training.ipynb #7a0aad5f
 def _read_file_dataset(args, ranking:bool, interactions):
+    """The dataset in file `args.data`: its ratings passed through `interactions` (which turns them into what the recipe
+    learns from), or, where it has no rating column and the recipe is a `ranking` one, an interaction log"""
     from collab_recs.data import load_ratings, load_interactions, read_table, RatingsError
     df = read_table(args.data, id_cols=[args.user_col, args.item_col])  # '007' and '7' stay two ids
     name, col = Path(args.data).stem, args.rating_col
@@ -77,6 +80,7 @@ def _read_file_dataset(args, ranking:bool, interactions):
     return interactions(load_ratings(df, args.user_col, args.item_col, col, time_col=time_col, title_col=args.title_col,
                                      rating_range=args.rating_range, duplicates=args.duplicates, name=name))
 
+# %% ../nbs/13a_training.ipynb #ae0aa2e8
 def load_dataset(
     args, # The options of `collab-recs train` (an `argparse.Namespace`): `data`, its columns, `min_rating`, ...
     learns_from:str='ratings', # 'ratings', or 'interactions' (see `collab_recs.kinds.Kind.data`)
@@ -163,6 +167,7 @@ def epoch_lines():
                   flush=True)
     return EpochLines()
 
+# %% ../nbs/13a_training.ipynb #b6f321aa
 def fit_model(
     ds, # The dataset
     args, # The command line's options (split, seed, `centre`)
@@ -200,8 +205,7 @@ def early_stop_options(
     opts:dict, # A ranking recipe's options
     say=print, # Told what was chosen
 ) -> dict:
-    """`opts` with the epochs after which the recipe ranked best on an inner split of the training part (`args.epochs`
-    too)"""
+    "A copy of `opts` with the epochs after which the recipe ranked best on an inner split of the training part"
     from collab_recs.dataloaders import checked_split
     from collab_recs.tuning import best_epochs
     if opts['kind'] != 'ranking':
@@ -213,7 +217,6 @@ def early_stop_options(
         n, top, _ = best_epochs(df, tr, opts, args.seed)
     say(f"Early stop: on an inner split of the training part, the recipe ranked best after {n} of its {opts['epochs']} "
         f"epochs (NDCG@10 {top:.4f}): training for {n}")
-    args.epochs = n  # recorded with the model: `evaluate --model` trains what ran
     return {**opts, 'epochs': n}
 
 # %% ../nbs/13a_training.ipynb #cadeec40
@@ -294,6 +297,7 @@ def training_metrics(
     return metrics, (f"valid RMSE {res['rmse']:.4f}, MAE {res['mae']:.4f} "
                      f"(global mean RMSE {metrics['global_mean_rmse']:.4f}) on {res['n']:,} ratings{warm}")
 
+# %% ../nbs/13a_training.ipynb #53f045f8
 def training_plots(
     ds, # The dataset
     res, # A trained `Learner`, or a model
@@ -418,6 +422,7 @@ def strict_json(o):
     if isinstance(o, (list, tuple)): return [strict_json(v) for v in o]
     return o
 
+# %% ../nbs/13a_training.ipynb #74c4f9a9
 def write_atomically(path:Path, text:str):
     "Write `text` to `path` all at once: a temporary file beside it, renamed into place"
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
