@@ -665,7 +665,7 @@ def define_cases():
         setup=lambda ws: G()(ws) or shutil.copy2(ws['in']/'ratings.csv', ws['d']/'keep.csv'), contains='overwrite')
 
     # ---- (2) interrupted saves, deterministic
-    steps = ('locked', 'weights written', 'weights in place', 'rated written', 'rated in place', 'config written', 'config in place', 'old file removed')
+    from collab_recs.testing import SAVE_STEPS as steps
     def crashed(step, first, recipe='fast'):
         def setup(ws):
             if not first: model_setup('G', where='out/model')(ws)
@@ -1597,16 +1597,15 @@ def define_cases():
     assert not missing, f"PINNED names cases that do not exist: {sorted(missing)}"
 
 def _crash_train(ws, step, recipe='fast'):
-    "In a child: `collab-recs train --out OUT` (`recipe`) with a simulated kill (an uncatchable-by-the-package exception) at save step `step`"
+    """In a child: `collab-recs train --out OUT` (`recipe`) with a simulated kill (an exception the package does not catch)
+    at save step `step`, injected by patching the call that ends it (`collab_recs.testing.kill_save_at`)"""
     import collab_recs.save as S, collab_recs.cli as C
-    class Kill(BaseException): pass
-    def crash(s):
-        if s == step: raise Kill(s)
-    S._crash_point = crash
+    from collab_recs.testing import Killed, kill_save_at
     argv = (train_argv(str(ws['in']/'ratings.csv'), '--seed', '3', out=str(ws['out'])) if recipe == 'fast' else
             knn_argv(str(ws['in']/'interactions.csv'), '--seed', '3', out=str(ws['out']), recipe=recipe))
-    try: C.main(argv)
-    except Kill: return 0
+    try:
+        with kill_save_at(step, vars(S)): C.main(argv)
+    except Killed: return 0
     raise RuntimeError(f"the save never reached step {step!r}")
 
 # ------------------------------------------------------------------------------------------------------------ the run

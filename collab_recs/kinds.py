@@ -47,13 +47,13 @@ def vocab_rows(
 class ModelFileError(ValueError):
     "A saved model that cannot be loaded safely: missing, corrupt, tampered with or of another format."
 
+# %% ../nbs/02a_kinds.ipynb #c4ac8cb0
 class Recommender:
     "What every model kind answers: ids to rows, scores of users × items, newcomers, similarities, saved state."
     kind:str = None  # its name in `KINDS`, recorded when it is saved
     predicts_ratings:bool = False  # scores are ratings on the data's scale
     user_vocab = item_vocab = None  # fastai `CategoryMap`s, row 0 '#na#'
     rated = titles = None  # after loading: training (user row, item row) pairs, and {item id: title}
-
     @property
     def n_users(self) -> int: return len(self.user_vocab)  # rows, '#na#' included
     @property
@@ -131,8 +131,11 @@ class Kind:
 
 _RATING = dict(loader='tensor', bs=8192, n_factors=50, epochs=5, lr=0.1, wd=2.0, sparse=False, members=1, reg=0.,
                model='dot')
+
 _RANKING = dict(bs=64, n_factors=128, epochs=30, lr=0.025, wd=1.4, loss='softmax', n_negatives=4096, chunk=8192,
                 sparse=False)
+
+# %% ../nbs/02a_kinds.ipynb #c47e4262
 KINDS = {
     'rating': Kind('collab_recs.model:DotProductBias', 'collab_recs.recipes:fit_rating', _RATING, 'ratings',
                    'DotProductBias predicting ratings (MSE)',

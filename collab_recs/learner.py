@@ -20,15 +20,18 @@ __all__ = ['SkipValidation', 'ValidateLastEpoch', 'TrainingDivergedError', 'Stop
 
 # %% ../nbs/05_learner.ipynb #aff29f3b
 class SkipValidation(Callback):
-    "No validation after each epoch: the learner's data has no validation set (everything was used for training, on purpose)"
+    """No validation after each epoch: the learner's data has no validation set (everything was used for training, on
+    purpose)"""
     def __init__(self): super().__init__()  # no options (and a signature without fastai's event hooks)
     def before_fit(self): self.learn.recorder.valid_metrics = False
     def before_validate(self): raise CancelValidException()
 
 class ValidateLastEpoch(Callback):
-    "Validate after the last epoch only: a fit nobody watches reads its metrics once, at the end, and saves a pass over the validation set per epoch"
+    """Validate after the last epoch only: a fit nobody watches reads its metrics once, at the end, and saves a pass
+    over the validation set per epoch"""
     def __init__(self): super().__init__()  # no options (and a signature without fastai's event hooks)
-    def before_epoch(self): self.trained = False  # `learn.validate()` runs before_epoch and before_validate, never before_train
+    def before_epoch(self):
+        self.trained = False  # `learn.validate()` runs before_epoch and before_validate, never before_train
     def before_train(self): self.trained = True
     def before_validate(self):
         if self.trained and self.epoch < self.n_epoch - 1: raise CancelValidException()
@@ -36,10 +39,13 @@ class ValidateLastEpoch(Callback):
 class TrainingDivergedError(FloatingPointError):
     "Training stopped because the loss became NaN or infinite: the model is broken and must not be used or saved"
     def __init__(self, msg:str): super().__init__(msg); self.msg = msg
-    def __str__(self): return self.msg  # as raised: fastai prefixes the args of an error raised in a callback with the event's name
+    def __str__(self):
+        return self.msg  # as raised: fastai prefixes the args of an error raised in a callback with the event's name
 
+# %% ../nbs/05_learner.ipynb #190714fd
 class StopOnNonFinite(Callback):
-    "Raise `TrainingDivergedError` when a batch's loss is NaN or infinite, checked every `every` batches and at the end of each phase (each check waits for the device)"
+    """Raise `TrainingDivergedError` when a batch's loss is NaN or infinite, checked every `every` batches and at the
+    end of each phase (each check waits for the device)"""
     order = -9  # as fastai's `TerminateOnNaNCallback`, which only cancels the fit: here the error reaches the caller
     def __init__(self, every:int=32): self.every = every
     def before_epoch(self): self.bad = None
@@ -52,21 +58,25 @@ class StopOnNonFinite(Callback):
     def _check(self, phase:str='training'):
         if self.bad is not None and bool(self.bad):
             lrs = sorted({float(h['lr']) for h in self.opt.hypers}) if self.opt is not None else []
-            raise TrainingDivergedError(f"training diverged: the {phase} loss became NaN or infinite in epoch {self.epoch + 1}"
-                                        + (f" (learning rate {lrs[-1]:.3g})" if lrs else '') + "; lower the learning rate")
+            at = f" (learning rate {lrs[-1]:.3g})" if lrs else ''
+            raise TrainingDivergedError(f"training diverged: the {phase} loss became NaN or infinite in epoch "
+                                        f"{self.epoch + 1}{at}; lower the learning rate")
 
 def learner_callbacks(
     cbs, # The callbacks asked for (a list, one callback, or `None`)
     dls, # The learner's `DataLoaders`
 ) -> list:
-    "`cbs`, plus `TrimMemoryCallback` and `StopOnNonFinite` unless there are ones, and `SkipValidation` when `dls` has no validation set: what every learner of the package gets"
+    """`cbs`, plus `TrimMemoryCallback` and `StopOnNonFinite` unless there are ones, and `SkipValidation` when `dls`
+    has no validation set: what every learner of the package gets"""
     cbs = L(cbs)
     if not any(isinstance(o, StopOnNonFinite) or o is StopOnNonFinite for o in cbs): cbs.append(StopOnNonFinite())
-    if not any(isinstance(o, TrimMemoryCallback) or (isinstance(o, type) and issubclass(o, TrimMemoryCallback)) for o in cbs):
+    def is_trim(o): return issubclass(o if isinstance(o, type) else type(o), TrimMemoryCallback)
+    if not any(is_trim(o) for o in cbs):
         cbs.append(TrimMemoryCallback())  # memory stays flat over long runs (see `TrimMemoryCallback`)
     if len(dls.valid.dataset) == 0 and not any(isinstance(o, SkipValidation) for o in cbs): cbs.append(SkipValidation())
     return list(cbs)
 
+# %% ../nbs/05_learner.ipynb #a86ba473
 def dot_product_learner(
     dls, # `DataLoaders` from `collab_dataloaders` or `tensor_dataloaders`
     n_factors:int=50, # Latent factors per user and item

@@ -9,6 +9,7 @@ from .data import RatingsError
 from .model import DotProductBias, UnknownIdError
 from .dataloaders import vocab_codes, id_column
 from .foldin import Gaussian, embeddings
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['METADATA_SPECS', 'MetaFeatures', 'MetadataModel']
@@ -19,14 +20,18 @@ def _country(s:pd.Series) -> pd.Series:
     return s.astype('string').str.split(',').str[-1].str.strip().replace('', pd.NA)
 
 METADATA_SPECS = {
-    ('ml-100k', 'item'): {'genres': 'multi', 'year': [1930, 1950, 1960, 1970, 1980, 1985, 1990, 1993, 1995, 1996, 1997]},
+    ('ml-100k', 'item'): {'genres': 'multi',
+                          'year': [1930, 1950, 1960, 1970, 1980, 1985, 1990, 1993, 1995, 1996, 1997]},
     ('ml-100k', 'user'): {'age': [18, 25, 30, 35, 45, 50, 56], 'gender': 'cat', 'occupation': 'cat'},
-    ('book-crossing', 'item'): {'author': 200, 'publisher': 200, 'year': [1960, 1980, 1990, 1995, 1998, 2000, 2002, 2004]},
+    ('book-crossing', 'item'): {'author': 200, 'publisher': 200,
+                                'year': [1960, 1980, 1990, 1995, 1998, 2000, 2002, 2004]},
     ('book-crossing', 'user'): {'age': [18, 25, 30, 35, 45, 55, 65], 'location': (_country, 50)},
 }
 
+# %% ../nbs/15_metadata.ipynb #17348bfc
 class MetaFeatures:
-    "One-hot features from metadata columns: `'cat'` (or a number: keep that many most frequent levels, or `(fn, n)` to map first), `'multi'` ('|'-separated tags), or a list of bin edges; missing values get their own column."
+    """One-hot features from metadata columns: `'cat'` (or a number: keep that many most frequent levels, or `(fn, n)`
+    to map first), `'multi'` ('|'-separated tags), or a list of bin edges; missing values get their own column."""
     def __init__(self, spec:dict): self.spec, self.levels = spec, {}
     def _col(self, df, c):
         kind = self.spec[c]
@@ -42,7 +47,8 @@ class MetaFeatures:
                 self.levels[c] = s.dropna().astype(str).value_counts().index[:n].tolist()
         return self
     def transform(self, df:pd.DataFrame) -> np.ndarray:
-        "Feature matrix of `df`'s rows: an intercept, then one column per level (and per column, one for 'missing or rare')"
+        """Feature matrix of `df`'s rows: an intercept, then one column per level (and per column, one for 'missing or
+        rare')"""
         cols = [np.ones(len(df))]
         for c,kind in self.spec.items():
             s = self._col(df, c) if c in df.columns else pd.Series([pd.NA]*len(df), index=df.index)
@@ -68,12 +74,15 @@ def _infer_spec(meta:pd.DataFrame, key:str) -> dict:
     for c in meta.columns:
         if c in (key, 'title', 'user', 'item', 'zip'): continue
         s = meta[c]
-        if pd.api.types.is_numeric_dtype(s) and s.nunique() > 10: spec[c] = sorted(set(s.quantile(np.linspace(.1, .9, 9)).dropna().tolist()))
+        if pd.api.types.is_numeric_dtype(s) and s.nunique() > 10:
+            spec[c] = sorted(set(s.quantile(np.linspace(.1, .9, 9)).dropna().tolist()))
         elif s.nunique() < 0.5*len(s): spec[c] = 50
     return spec
 
+# %% ../nbs/15_metadata.ipynb #2ed63857
 class MetadataModel:
-    "Ridge regression from metadata (genres, year, author, age, ...) to the trained factors and bias of warm items or users."
+    """Ridge regression from metadata (genres, year, author, age, ...) to the trained factors and bias of warm items or
+    users."""
     def __init__(self,
         model:DotProductBias, # A trained model: its warm items (users) are the training examples
         meta:pd.DataFrame, # Metadata, one row per item (user), with an `item` (`user`) or `title` column
@@ -89,7 +98,9 @@ class MetadataModel:
         self.features = MetaFeatures(spec if spec is not None else _infer_spec(meta, self.key)).fit(meta)
         idx = vocab_codes(vocab, meta[self.key])
         warm = meta[idx > 0]
-        if len(warm) < 2: raise RatingsError(f"only {len(warm)} of the {kind}s in the metadata are known to the model: nothing to learn from")
+        if len(warm) < 2:
+            raise RatingsError(f"only {len(warm)} of the {kind}s in the metadata are known to the model: nothing to "
+                               "learn from")
         Phi, Theta = self.features.transform(warm), embeddings(model, kind)[idx[idx > 0]]
         n = np.ones(len(warm)) if counts is None else counts.reindex(warm[self.key]).fillna(0).to_numpy(float)
         w = n/(n + n0) if counts is not None else n
@@ -99,22 +110,31 @@ class MetadataModel:
         self.cov = (res.T @ (w[:, None]*res))/w.sum() + 1e-6*np.eye(Theta.shape[1])
         self.meta, self.n_train = meta.set_index(self.key), len(warm)
 
-    def predict(self, rows:pd.DataFrame) -> np.ndarray:
-        "Predicted `[factors, bias]` for metadata `rows`, one row each"
-        return self.features.transform(rows) @ self.W
 
-    def prior(self,
-        x, # An id in the metadata table, a dict of metadata, or a one-row DataFrame
-        strict:bool=True, # Refuse ids without metadata; else treat them as having every field missing
-    ) -> Gaussian:
-        "The belief about one newcomer from its metadata"
-        if isinstance(x, dict): x = pd.DataFrame([x])
-        elif not isinstance(x, pd.DataFrame):
-            if x not in self.meta.index:
-                if strict: raise UnknownIdError(f"no metadata for {self.kind} {x!r}; pass its metadata as a dict instead (or strict=False)")
-                x = pd.DataFrame({c: [pd.NA] for c in self.features.spec})
-            else: x = self.meta.loc[[x]].reset_index()
-        if len(x) != 1: raise ValueError(f"prior() describes one {self.kind}; got {len(x)} rows")
-        return Gaussian(self.predict(x)[0], self.cov, 'metadata')
+# %% ../nbs/15_metadata.ipynb #7b3f6b6c
+@patch
+def predict(self:MetadataModel, rows:pd.DataFrame) -> np.ndarray:
+    "Predicted `[factors, bias]` for metadata `rows`, one row each"
+    return self.features.transform(rows) @ self.W
 
-    def __repr__(self): return f"MetadataModel({self.kind}s from {list(self.features.spec)}, trained on {self.n_train:,} warm {self.kind}s)"
+@patch
+def prior(self:MetadataModel,
+    x, # An id in the metadata table, a dict of metadata, or a one-row DataFrame
+    strict:bool=True, # Refuse ids without metadata; else treat them as having every field missing
+) -> Gaussian:
+    "The belief about one newcomer from its metadata"
+    if isinstance(x, dict): x = pd.DataFrame([x])
+    elif not isinstance(x, pd.DataFrame):
+        if x not in self.meta.index:
+            if strict:
+                raise UnknownIdError(f"no metadata for {self.kind} {x!r}; pass its metadata as a dict instead (or "
+                                     "strict=False)")
+            x = pd.DataFrame({c: [pd.NA] for c in self.features.spec})
+        else: x = self.meta.loc[[x]].reset_index()
+    if len(x) != 1: raise ValueError(f"prior() describes one {self.kind}; got {len(x)} rows")
+    return Gaussian(self.predict(x)[0], self.cov, 'metadata')
+
+@patch
+def __repr__(self:MetadataModel):
+    return (f"MetadataModel({self.kind}s from {list(self.features.spec)}, trained on {self.n_train:,} warm "
+            f"{self.kind}s)")

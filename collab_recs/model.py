@@ -29,18 +29,23 @@ def check_model_size(
     n_users:int, # Rows of the user tables
     n_items:int, # Rows of the item tables
     n_factors:int, # Latent factors per row
-    copies:int=1, # How many float32 copies of the parameters are needed: 1 to hold the model, 4 to train it with Adam (gradients and two moments)
+    copies:int=1, # float32 copies of the parameters: 1 to hold the model, 4 to train it with Adam
     device=None, # Where they will live (`None`: this machine's RAM)
 ):
     "Raise `ModelTooLargeError` if `copies` of a `DotProductBias` of this size cannot fit in `device`'s memory"
     dev = torch.device(device) if device is not None else None
-    have = torch.cuda.get_device_properties(dev).total_memory if dev is not None and dev.type == 'cuda' else memory_bytes()
+    on_gpu = dev is not None and dev.type == 'cuda'
+    have = torch.cuda.get_device_properties(dev).total_memory if on_gpu else memory_bytes()
     need = (n_users + n_items) * (n_factors + 1) * 4 * copies
     if have is not None and need > have:
         what = 'to train (parameters, gradients and optimiser state)' if copies > 1 else 'to hold'
-        raise ModelTooLargeError(f"a model of {n_factors:,} factors for {n_users:,} users and {n_items:,} items needs about {need/2**30:,.1f} GiB {what}, "
-                                 f"more than the {have/2**30:,.1f} GiB {'this GPU' if torch.device(device or 'cpu').type == 'cuda' else 'this machine'} has: use fewer factors")
+        raise ModelTooLargeError(f"a model of {n_factors:,} factors for {n_users:,} users and {n_items:,} items needs "
+                                 f"about {need/2**30:,.1f} GiB {what}, "
+                                 f"more than the {have/2**30:,.1f} GiB "
+                                 f"{'this GPU' if torch.device(device or 'cpu').type == 'cuda' else 'this machine'} "
+                                 "has: use fewer factors")
 
+# %% ../nbs/03_model.ipynb #6ed87416
 class DotProductBias(Module, Recommender):
     "Dot product of user and item factors plus user and item biases, squashed into `y_range` by `sigmoid_range`."
     kind, predicts_ratings = 'rating', True  # its name in `collab_recs.kinds.KINDS`; its scores are ratings
@@ -50,17 +55,19 @@ class DotProductBias(Module, Recommender):
         n_factors:int=50, # Latent factors per user and item
         y_range:tuple=(0, 5.5), # Predictions lie strictly inside this range
         centre:float=None, # If given, zero factors and biases predict this rating instead of the middle of `y_range`
-        sparse:bool=False, # Sparse embedding gradients (only the rows a batch touches), for optimisers like `SparseAdam`
+        sparse:bool=False, # Sparse embedding gradients (the rows a batch touches), for optimisers like `SparseAdam`
     ):
         lo, hi = (float(o) for o in y_range)
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi): raise ValueError(f"y_range must be two finite numbers, low then high; got {tuple(y_range)}")
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"y_range must be two finite numbers, low then high; got {tuple(y_range)}")
         check_model_size(n_users, n_items, n_factors)  # before the allocator is asked for more than there is
         self.user_factors, self.user_bias = Embedding(n_users, n_factors), Embedding(n_users, 1)
         self.item_factors, self.item_bias = Embedding(n_items, n_factors), Embedding(n_items, 1)
         for e in (self.user_factors, self.user_bias, self.item_factors, self.item_bias): e.sparse = sparse
         self.y_range = tuple(float(o) for o in y_range)
         self.centre = None if centre is None else float(centre)
-        self.offset = 0. if centre is None else _logit((self.centre - self.y_range[0]) / (self.y_range[1] - self.y_range[0]))
+        lo, hi = self.y_range
+        self.offset = 0. if centre is None else _logit((self.centre - lo) / (hi - lo))
         self.user_vocab = self.item_vocab = None
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
@@ -96,7 +103,9 @@ def from_dls(cls:DotProductBias,
         if rr is None: ys = rating_codes(dls.train)[2]; rr = (float(ys.min()), float(ys.max()))
         y_range = default_y_range(*rr)
     mean = float(rating_codes(dls.train)[2].mean()) if centre else None
-    check_model_size(len(dls.classes[user]), len(dls.classes[item]), n_factors, copies=4, device=getattr(dls, 'device', None))  # it is going to be trained
+    # it is going to be trained
+    check_model_size(len(dls.classes[user]), len(dls.classes[item]), n_factors, copies=4,
+                     device=getattr(dls, 'device', None))
     m = cls(len(dls.classes[user]), len(dls.classes[item]), n_factors, y_range, centre=mean, sparse=sparse)
     m.user_vocab, m.item_vocab = dls.classes[user], dls.classes[item]
     return m
@@ -184,7 +193,8 @@ def _check_weights(sd:dict, n_users:int, n_items:int, n_factors:int, where):
         t = sd[k]
         check_state(tuple(t.shape) == shape and t.is_floating_point(), where,
                     f"{k} has shape {tuple(t.shape)} ({t.dtype}), model.json says {shape}")
-        check_state(bool(torch.isfinite(t).all()), where, f"{k} holds NaN or infinite values (a diverged model): refused")
+        check_state(bool(torch.isfinite(t).all()), where,
+                    f"{k} holds NaN or infinite values (a diverged model): refused")
 
 @patch(cls_method=True)
 def from_state(cls:DotProductBias,
@@ -210,11 +220,14 @@ def merge_models(
     "Collapse a seed ensemble of `DotProductBias` into one, with the members' factors side by side."
     if not models: raise ValueError("merge_models needs at least one model")
     m0 = models[0]
+    def sizes(m): return m.user_factors.weight.shape[0], m.item_factors.weight.shape[0]
     for m in models[1:]:
-        if (m.user_factors.weight.shape[0], m.item_factors.weight.shape[0]) != (m0.user_factors.weight.shape[0], m0.item_factors.weight.shape[0]):
-            raise ValueError("merge_models: the models have different numbers of users or items; train them on the same DataLoaders")
+        if sizes(m) != sizes(m0):
+            raise ValueError("merge_models: the models have different numbers of users or items; train them on the "
+                             "same DataLoaders")
         if m.y_range != m0.y_range or m.offset != m0.offset:
-            raise ValueError(f"merge_models: the models have different output ranges ({m.y_range} vs {m0.y_range}) or centres")
+            raise ValueError(f"merge_models: the models have different output ranges ({m.y_range} vs {m0.y_range}) or "
+                             "centres")
     k, nf = len(models), sum(m.user_factors.weight.shape[1] for m in models)
     out = type(m0)(m0.user_factors.weight.shape[0], m0.item_factors.weight.shape[0], nf, m0.y_range, centre=m0.centre)
     with torch.no_grad():
@@ -231,12 +244,14 @@ def rated_matrix(
     items:np.ndarray, # Item index of each training rating
     n_users:int, # Rows of the user embedding
     n_items:int, # Rows of the item embedding
-) -> torch.Tensor: # Sparse `(n_users, n_items)` matrix, entry 1/sqrt(number of the user's ratings) where the user rated the item
+) -> torch.Tensor: # Sparse `(n_users, n_items)`: 1/sqrt(the user's number of ratings) where the user rated the item
     "SVD++'s normalised user-item incidence matrix"
     users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
     w = 1/np.sqrt(np.bincount(users, minlength=n_users)[users].astype(np.float32))
-    return torch.sparse_coo_tensor(torch.from_numpy(np.stack([users, items])), torch.from_numpy(w), (n_users, n_items), check_invariants=True).coalesce()
+    return torch.sparse_coo_tensor(torch.from_numpy(np.stack([users, items])), torch.from_numpy(w), (n_users, n_items),
+                                   check_invariants=True).coalesce()
 
+# %% ../nbs/03_model.ipynb #66df2f7d
 class SVDppBias(DotProductBias):
     "`DotProductBias` whose user vectors add the normalised implicit factors of the items each user rated (SVD++)."
     def __init__(self,
@@ -249,12 +264,16 @@ class SVDppBias(DotProductBias):
     ):
         super().__init__(n_users, n_items, n_factors, y_range, centre=centre)
         self.implicit_factors = Embedding(n_items, n_factors)
-        if rated is None: rated = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (n_users, n_items), check_invariants=True)
-        if tuple(rated.shape) != (n_users, n_items): raise ValueError(f"rated must have shape {(n_users, n_items)}, not {tuple(rated.shape)}")
+        if rated is None:
+            rated = torch.sparse_coo_tensor(torch.zeros(2, 0, dtype=torch.long), torch.zeros(0), (n_users, n_items),
+                                            check_invariants=True)
+        if tuple(rated.shape) != (n_users, n_items):
+            raise ValueError(f"rated must have shape {(n_users, n_items)}, not {tuple(rated.shape)}")
         self.implicit_rows = rated  # a plain attribute, not a parameter or buffer: the training data, not weights
 
     def user_vectors(self) -> torch.Tensor:
-        "Effective factors of every user: own factors plus the normalised sum of implicit factors of the items they rated"
+        """Effective factors of every user: own factors plus the normalised sum of implicit factors of the items they
+        rated"""
         w = self.implicit_factors.weight
         if self.implicit_rows.device != w.device: self.implicit_rows = self.implicit_rows.to(w.device)
         return self.user_factors.weight + torch.sparse.mm(self.implicit_rows, w)
@@ -264,23 +283,27 @@ class SVDppBias(DotProductBias):
         res = (self.user_vectors()[users] * self.item_factors(items)).sum(dim=1, keepdim=True)
         return sigmoid_range(res + self.user_bias(users) + self.item_bias(items) + self.offset, *self.y_range)
 
-    @classmethod
-    def from_dls(cls, dls, n_factors:int=50, y_range:tuple=None, centre:bool=False, sparse:bool=False):
-        "An `SVDppBias` sized for `dls`, with the rated sets of its training data"
-        if sparse: raise ValueError("SVDppBias trains with dense gradients (sparse=False)")
-        base = DotProductBias.from_dls(dls, n_factors=n_factors, y_range=y_range, centre=centre)
-        nu, ni = base.user_factors.weight.shape[0], base.item_factors.weight.shape[0]
-        u, i, _ = rating_codes(dls.train)
-        m = cls(nu, ni, n_factors, base.y_range, centre=base.centre, rated=rated_matrix(u, i, nu, ni))
-        m.user_vocab, m.item_vocab = base.user_vocab, base.item_vocab
-        return m
 
-    @torch.no_grad()
-    def to_dot_product_bias(self) -> DotProductBias:
-        "A plain `DotProductBias` predicting the same ratings, with the effective user vectors as its user factors"
-        w = self.user_factors.weight
-        out = DotProductBias(w.shape[0], self.item_factors.weight.shape[0], w.shape[1], self.y_range, centre=self.centre).to(w.device)
-        out.user_factors.weight.copy_(self.user_vectors())
-        for n in ('item_factors', 'user_bias', 'item_bias'): getattr(out, n).weight.copy_(getattr(self, n).weight)
-        out.user_vocab, out.item_vocab = self.user_vocab, self.item_vocab
-        return out
+# %% ../nbs/03_model.ipynb #2ebf36eb
+@patch(cls_method=True)
+def from_dls(cls:SVDppBias, dls, n_factors:int=50, y_range:tuple=None, centre:bool=False, sparse:bool=False):
+    "An `SVDppBias` sized for `dls`, with the rated sets of its training data"
+    if sparse: raise ValueError("SVDppBias trains with dense gradients (sparse=False)")
+    base = DotProductBias.from_dls(dls, n_factors=n_factors, y_range=y_range, centre=centre)
+    nu, ni = base.user_factors.weight.shape[0], base.item_factors.weight.shape[0]
+    u, i, _ = rating_codes(dls.train)
+    m = cls(nu, ni, n_factors, base.y_range, centre=base.centre, rated=rated_matrix(u, i, nu, ni))
+    m.user_vocab, m.item_vocab = base.user_vocab, base.item_vocab
+    return m
+
+@patch
+@torch.no_grad()
+def to_dot_product_bias(self:SVDppBias) -> DotProductBias:
+    "A plain `DotProductBias` predicting the same ratings, with the effective user vectors as its user factors"
+    w = self.user_factors.weight
+    out = DotProductBias(w.shape[0], self.item_factors.weight.shape[0], w.shape[1], self.y_range,
+                         centre=self.centre).to(w.device)
+    out.user_factors.weight.copy_(self.user_vectors())
+    for n in ('item_factors', 'user_bias', 'item_bias'): getattr(out, n).weight.copy_(getattr(self, n).weight)
+    out.user_vocab, out.item_vocab = self.user_vocab, self.item_vocab
+    return out

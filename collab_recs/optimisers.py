@@ -17,7 +17,8 @@ __all__ = ['sum_sparse_rows', 'sparse_adam_step', 'SparseAdam', 'rowwise_adagrad
 def sum_sparse_rows(
     g:torch.Tensor, # Sparse COO gradient of an embedding table, possibly uncoalesced (a row index may repeat)
 ) -> tuple: # (rows touched, ascending; their summed gradient rows)
-    "What `g.coalesce()` gives for a sparse row gradient, with `torch.unique` and `index_add_` instead of coalesce's sort of all entries"
+    """What `g.coalesce()` gives for a sparse row gradient, with `torch.unique` and `index_add_` instead of coalesce's
+    sort of all entries"""
     idx, vals = g._indices()[0], g._values()
     if g.is_coalesced(): return idx, vals
     rows, inv = torch.unique(idx, return_inverse=True)
@@ -26,7 +27,8 @@ def sum_sparse_rows(
 def sparse_adam_step(p, lr, mom, sqr_mom, eps, wd, step=0, avgs=None, **kwargs):
     "Adam with decoupled weight decay; a sparse gradient updates (and decays) only the rows it touches"
     f = p.shape[-1]
-    if avgs is None: avgs = p.data.new_zeros((*p.shape[:-1], 2*f))  # gradient and squared-gradient averages, side by side
+    if avgs is None:
+        avgs = p.data.new_zeros((*p.shape[:-1], 2*f))  # gradient and squared-gradient averages, side by side
     step, g = step + 1, p.grad
     sparse = g.is_sparse
     if sparse:  # one gather and one scatter of the touched rows' state
@@ -54,15 +56,19 @@ def SparseAdam(
 
 # %% ../nbs/04_optimisers.ipynb #52377544
 def rowwise_adagrad_step(p, lr, eps, wd, sqr_sum=None, **kwargs):
-    "Row-wise Adagrad with L2 per occurrence of a row in the batch; repeated rows of a sparse gradient are summed by `index_add_`"
+    """Row-wise Adagrad with L2 per occurrence of a row in the batch; repeated rows of a sparse gradient are summed by
+    `index_add_`"""
     g = p.grad
     if not g.is_sparse or p.dim() != 2:
-        raise ValueError(f"RowWiseAdagrad trains embedding tables from sparse gradients, but got a {'dense' if not g.is_sparse else f'{p.dim()}-d'} "
+        raise ValueError("RowWiseAdagrad trains embedding tables from sparse gradients, but got a "
+                         f"{'dense' if not g.is_sparse else f'{p.dim()}-d'} "
                          f"gradient for a parameter of shape {tuple(p.shape)}: build the model with sparse=True "
                          "(e.g. `dot_product_learner(dls, sparse=True)`), or use fastai's Adam")
     if sqr_sum is None: sqr_sum = p.data.new_zeros(p.shape[0])  # one accumulator per row
     idx, g = g._indices()[0], g._values()
-    if wd: g = g.add(p.data.index_select(0, idx), alpha=2*wd/len(idx))  # d/drow of wd*|row|^2, averaged over the batch like the loss
+    if wd:
+        # d/drow of wd*|row|^2, averaged over the batch like the loss
+        g = g.add(p.data.index_select(0, idx), alpha=2*wd/len(idx))
     sqr_sum.index_add_(0, idx, g.pow(2).mean(-1))
     p.data.index_add_(0, idx, g * sqr_sum.index_select(0, idx).sqrt_().add_(eps).reciprocal_().mul_(-lr).unsqueeze(-1))
     return {'sqr_sum': sqr_sum}
@@ -73,16 +79,18 @@ def RowWiseAdagrad(
     eps:float=1e-8, # Added to the denominator
     wd:float=0., # L2 penalty per rating on the rows it looks up (not decoupled weight decay)
 ) -> Optimizer:
-    "fastai `Optimizer` for row-wise Adagrad over sparse embedding gradients, the optimiser large embedding tables are trained with"
+    """fastai `Optimizer` for row-wise Adagrad over sparse embedding gradients, the optimiser large embedding tables
+    are trained with"""
     return Optimizer(params, [rowwise_adagrad_step], lr=lr, eps=eps, wd=wd)
 
 # %% ../nbs/04_optimisers.ipynb #bb666f1c
 class RowL2Callback(Callback):
-    "Add `reg` × the mean squared norm of the embedding rows each training batch looks up to the loss (frequency-proportional L2)."
+    """Add `reg` × the mean squared norm of the embedding rows each training batch looks up to the loss
+    (frequency-proportional L2)."""
     order = 1  # before fastai's recorders read the loss
     def __init__(self,
         reg:float=0.01, # Penalty per rating on the squared norms of its user and item factors and biases
-        embeddings:tuple=(('user_factors','user_bias'), ('item_factors','item_bias')), # Embeddings indexed by the batch's users, then items
+        embeddings:tuple=(('user_factors','user_bias'), ('item_factors','item_bias')), # Embeddings of users, then items
     ): self.reg, self.embeddings = reg, embeddings
 
     def penalty(self, x:torch.Tensor) -> torch.Tensor:
@@ -102,10 +110,11 @@ def _malloc_trim():
     except (OSError, AttributeError, TypeError): return None
 
 class TrimMemoryCallback(Callback):
-    "Hand the heap's free pages back to the operating system every `every` training batches and after each epoch (glibc's `malloc_trim`)"
+    """Hand the heap's free pages back to the operating system every `every` training batches and after each epoch
+    (glibc's `malloc_trim`)"""
     order = 99
     def __init__(self,
-        every:int=50, # Training batches between trims (a trim took about 7 ms while training on 25M ratings: not every batch)
+        every:int=50, # Training batches between trims (a trim took about 7 ms on 25M ratings: not every batch)
     ): self.every, self.trim = every, _malloc_trim()
     def after_batch(self):
         if self.trim is not None and self.training and (self.iter+1) % self.every == 0: self.trim(0)

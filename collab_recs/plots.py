@@ -84,9 +84,12 @@ def plot_loss(
     ax = fig.subplots()
     ax.plot(np.arange(len(rec.losses)), [float(l) for l in rec.losses], label='train (smoothed)')
     if rec.values and len(rec.values[0]) > 1:  # validated: training loss, then validation loss
-        ends = np.cumsum(rec.iters_per_epoch if hasattr(rec, 'iters_per_epoch') else [len(rec.losses)//len(rec.values)]*len(rec.values))
+        if hasattr(rec, 'iters_per_epoch'): per_epoch = rec.iters_per_epoch
+        else: per_epoch = [len(rec.losses)//len(rec.values)]*len(rec.values)
+        ends = np.cumsum(per_epoch)
         ax.plot(ends[:len(rec.values)]-1, [v[1] for v in rec.values], 'o-', label='valid')
-    what = 'MSE' if getattr(learn.model, 'predicts_ratings', True) else 'softmax cross-entropy'  # a ranking model's loss
+    # a ranking model's loss
+    what = 'MSE' if getattr(learn.model, 'predicts_ratings', True) else 'softmax cross-entropy'
     ax.set(xlabel='batches', ylabel=f'loss ({what})', title='Training')
     ax.legend()
     return finish_figure(fig, fname)
@@ -149,13 +152,18 @@ def plot_factor_pca(
     if zoomed:  # the labelled items fill the map, giving their labels room; the grey items around them show the rest
         (x0, x1), (y0, y1) = (lab.pc1.min(), lab.pc1.max()), (lab.pc2.min(), lab.pc2.max())
         ax.set_xlim(x0 - 0.25*(x1-x0), x1 + 0.25*(x1-x0)); ax.set_ylim(y0 - 0.12*(y1-y0), y1 + 0.12*(y1-y0))
-    texts = [ax.text(row.pc1, row.pc2, short_title(row.title), fontsize=8.5, color='tab:blue') for _, row in lab.iterrows()]
-    from adjustText import adjust_text  # moves labels apart, off the points and inside the axes; a line joins a moved label to its point
-    adjust_text(texts, x=lab.pc1.to_numpy(), y=lab.pc2.to_numpy(), ax=ax, arrowprops=dict(arrowstyle='-', color='tab:blue', lw=0.5, alpha=0.6),
+    texts = [ax.text(row.pc1, row.pc2, short_title(row.title), fontsize=8.5, color='tab:blue') for _,
+             row in lab.iterrows()]
+    # moves labels apart, off the points and inside the axes; a line joins a moved label to its point
+    from adjustText import adjust_text
+    adjust_text(texts, x=lab.pc1.to_numpy(), y=lab.pc2.to_numpy(), ax=ax,
+                arrowprops=dict(arrowstyle='-', color='tab:blue', lw=0.5, alpha=0.6),
                 force_text=(0.8, 1.2), force_static=(0.3, 0.5), expand=(1.15, 1.5), force_explode=(0.3, 1.0),
-                iter_lim=100)  # a fixed number of steps, not adjustText's default of 1 s: the same picture on a busy machine
+                # a fixed number of steps, not adjustText's default of 1 s: the same picture on a busy machine
+                iter_lim=100)
     ax.set(xlabel='first principal component of item factors', ylabel='second principal component',
-           title=f'Item factors of the {len(pca):,} most-rated items (the {len(lab)} most rated labelled' + (', map zoomed on them)' if zoomed else ')'))
+           title=f'Item factors of the {len(pca):,} most-rated items (the {len(lab)} most rated labelled'
+                 + (', map zoomed on them)' if zoomed else ')'))
     ax.legend(loc='lower right')
     return finish_figure(fig, fname)
 

@@ -68,7 +68,7 @@ class UserRows:
         n_users:int, # Rows of the user embedding
         n_items:int, # Rows of the item embedding
         weights:np.ndarray=None, # Weight of each pair (1 if `None`)
-        exclude:tuple=None, # (users, items) of pairs to leave out of the ranking (e.g. the training pairs, when validating)
+        exclude:tuple=None, # (users, items) of pairs left out of the ranking (e.g. the training pairs, when validating)
     ):
         users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
         w = np.ones(len(users), np.float32) if weights is None else np.asarray(weights, np.float32)
@@ -83,7 +83,8 @@ class UserRows:
     def __len__(self): return len(self.users)
     def __getitem__(self, idx) -> tuple:
         "Batch `(users, row, item, weight[, exclude row, exclude item])` at positions `idx` (a slice or tensor)"
-        u = self.users[idx] if isinstance(idx, slice) else self.users.index_select(0, torch.as_tensor(idx, device=self.device))
+        if isinstance(idx, slice): u = self.users[idx]
+        else: u = self.users.index_select(0, torch.as_tensor(idx, device=self.device))
         out = (u,) + _rows_of(self.target, u)
         return out if self.exclude is None else out + _rows_of(self.exclude, u)[:2]
     @property
@@ -103,7 +104,7 @@ class UserRows:
 def user_dataloaders(
     dls, # `DataLoaders` of (user, item) pairs, with vocabularies
     bs:int=64, # Users per batch
-    val_bs:int=None, # Users per validation batch; defaults to `4*bs`, fewer where a batch's scores would pass 2**24 numbers
+    val_bs:int=None, # Users per validation batch; `4*bs` by default, fewer where its scores would pass 2**24 numbers
     device=None, # Device of the batches
 ) -> DataLoaders:
     "fastai `DataLoaders` of whole users over the split and vocabularies of `dls`: targets are the training items."
@@ -115,7 +116,8 @@ def user_dataloaders(
     train = UserRows(tu, ti, nu, ni)  # every interaction weighs 1: ratings say *that* the user has the item
     valid = UserRows(np.asarray(vu)[known], np.asarray(vi)[known], nu, ni, exclude=(tu, ti))
     kw = dict(device=device, classes=dls.classes)
-    out = DataLoaders(TensorCollabDL(train, bs=bs, shuffle=True, **kw), TensorCollabDL(valid, bs=val_bs or max(1, min(4*bs, 2**24 // ni)), **kw),
+    out = DataLoaders(TensorCollabDL(train, bs=bs, shuffle=True, **kw),
+                      TensorCollabDL(valid, bs=val_bs or max(1, min(4*bs, 2**24 // ni)), **kw),
                       device=device)
     out.classes, out.n_inp = dls.classes, 1  # a batch is (users, targets...): one input
     for a in ('rating_range', 'user_col', 'item_col', 'rating_col'): setattr(out, a, getattr(dls, a, None))
@@ -137,7 +139,8 @@ class CatalogueLogSumExp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, P, Q, b, chunk:int, ex:tuple=None):
         lse = torch.full((len(P),), -torch.inf, device=P.device, dtype=P.dtype)
-        for a in range(0, len(Q), chunk): lse = torch.logaddexp(lse, torch.logsumexp(_chunk_scores(P, Q, b, a, chunk, ex), 1))
+        for a in range(0, len(Q), chunk):
+            lse = torch.logaddexp(lse, torch.logsumexp(_chunk_scores(P, Q, b, a, chunk, ex), 1))
         ctx.save_for_backward(P, Q, b, lse)
         ctx.chunk, ctx.ex = chunk, ex
         return lse
@@ -198,14 +201,16 @@ class SampledSoftmax:
             raise ValueError(f"n_negatives must be a positive integer, not {n_negatives!r}")
         q = np.where(np.asarray(counts) > 0, np.asarray(counts, np.float64) ** power, 0.); q[0] = 0.
         if not q.sum() > 0: raise ValueError("SampledSoftmax needs items with a training count")
-        self.q, self.n_negatives, self.exact = torch.from_numpy(q / q.sum()).float(), n_negatives, CatalogueSoftmax(chunk)
+        self.q, self.n_negatives = torch.from_numpy(q / q.sum()).float(), n_negatives
+        self.exact = CatalogueSoftmax(chunk)
 
     def __call__(self, pred:tuple, rows, items, weights, ex_rows=None, ex_items=None) -> torch.Tensor:
         if not torch.is_grad_enabled(): return self.exact(pred, rows, items, weights, ex_rows, ex_items)
         P, Q, b = pred
         q = self.q.to(P.device)
         neg = torch.multinomial(q, self.n_negatives, replacement=True)
-        lse = torch.logsumexp(P @ Q.index_select(0, neg).T + (b.index_select(0, neg) - torch.log(self.n_negatives * q[neg]))[None], 1)
+        correction = b.index_select(0, neg) - torch.log(self.n_negatives * q[neg])
+        lse = torch.logsumexp(P @ Q.index_select(0, neg).T + correction[None], 1)
         w, _ = _targets(P, rows, items, weights)
         s = _positive_scores(P, Q, b, rows, items)
         return (w * (torch.logaddexp(s, lse.index_select(0, rows)) - s)).sum() / w.sum().clamp_min(1e-12)
@@ -213,7 +218,8 @@ class SampledSoftmax:
 
 # %% ../nbs/05a_ranking.ipynb #ef287230
 class NDCGAtK(Metric):
-    "NDCG at `k` of the validation users' held-out items, their training items left out of the ranking (a fastai metric)."
+    """NDCG at `k` of the validation users' held-out items, their training items left out of the ranking (a fastai
+    metric)."""
     def __init__(self, k:int=10): self.k = k
     def reset(self): self.total, self.count = 0., 0
     def accumulate(self, learn):
@@ -244,14 +250,16 @@ class CatalogueScores(torch.nn.Module):
         return m.user_factors(users), m.item_factors.weight, m.item_bias.weight[:, 0]
 
 class RankingCallback(Callback):
-    "Train (or validate) `learn.model` on batches of users with a loss over the catalogue; it is the plain model again afterwards"
+    """Train (or validate) `learn.model` on batches of users with a loss over the catalogue; it is the plain model
+    again afterwards"""
     order = 10  # wraps the model before `DistributedCPU` (or fastai's DistributedTrainer) wraps it in DDP
     def __init__(self): super().__init__()  # no options (and a signature without fastai's event hooks)
     def _wrap(self):
         if not isinstance(self.learn.model, CatalogueScores): self.learn.model = CatalogueScores(self.learn.model)
     def _unwrap(self):
         m = self.learn.model
-        while isinstance(m, (CatalogueScores, DistributedDataParallel)): m = m.model if isinstance(m, CatalogueScores) else m.module
+        while isinstance(m, (CatalogueScores, DistributedDataParallel)):
+            m = m.model if isinstance(m, CatalogueScores) else m.module
         self.learn.model = m
     def before_fit(self): self.fitting = True; self._wrap()
     def after_fit(self): self.fitting = False; self._unwrap()
@@ -291,11 +299,14 @@ def ranking_loss(
     if options['loss'] == 'sampled':
         need, have = 16 * options['bs'] * options['n_negatives'], memory_bytes()  # a batch's scores and their gradients
         if have is not None and need > have / 2:
-            raise ValueError(f"n_negatives={options['n_negatives']:,} for batches of {options['bs']:,} users needs about {need/2**30:,.1f} GiB "
-                             f"a step, more than half of this machine's {have/2**30:,.1f} GiB: use fewer negatives, or smaller batches")
+            raise ValueError(f"n_negatives={options['n_negatives']:,} for batches of {options['bs']:,} users needs "
+                             f"about {need/2**30:,.1f} GiB "
+                             f"a step, more than half of this machine's {have/2**30:,.1f} GiB: use fewer negatives, "
+                             "or smaller batches")
         return SampledSoftmax(item_counts(dls), options['n_negatives'], chunk=options['chunk'])
     raise ValueError(f"loss must be 'softmax' or 'sampled', not {options['loss']!r}")
 
+# %% ../nbs/05a_ranking.ipynb #f2de15cd
 def fit_ranking(
     dls, # `DataLoaders` of pairs, e.g. from `collab_recs.recipes.recipe_dataloaders`
     options:dict, # The ranking kind's options (see `collab_recs.kinds.KINDS`)
@@ -308,13 +319,16 @@ def fit_ranking(
 ) -> Learner:
     "Train a `RankingDotProductBias` with `options`; returns its learner."
     if validate not in ('every', 'last'): raise ValueError(f"validate must be 'every' or 'last', not {validate!r}")
-    if kwargs.pop('centre', False): raise ValueError("centre applies to rating recipes: a ranking has no rating to centre")
+    if kwargs.pop('centre', False):
+        raise ValueError("centre applies to rating recipes: a ranking has no rating to centre")
     o = options
-    udls = dls if isinstance(dls.train.dataset, UserRows) else user_dataloaders(dls, o['bs'], device=getattr(dls, 'device', None))
+    if isinstance(dls.train.dataset, UserRows): udls = dls
+    else: udls = user_dataloaders(dls, o['bs'], device=getattr(dls, 'device', None))
     set_seed(seed)
     if hasattr(udls.train, 'rng'): udls.train.rng = __import__('random').Random(seed)
     cbs = list(cbs or []) + ([ValidateLastEpoch()] if validate == 'last' else [])
-    learn = ranking_learner(udls, n_factors=o['n_factors'], sparse=o.get('sparse', False), loss_func=ranking_loss(o, udls),
+    learn = ranking_learner(udls, n_factors=o['n_factors'], sparse=o.get('sparse', False),
+                            loss_func=ranking_loss(o, udls),
                             cbs=cbs, **kwargs)
     fit = fit or (lambda learn, epochs, lr, wd: learn.fit_one_cycle(epochs, lr, wd=wd))
     if progress: fit(learn, o['epochs'], o['lr'], o['wd'])

@@ -26,12 +26,14 @@ RECIPES = {
     'best': dict(kind='rating', loader='tensor', bs=256, n_factors=50, epochs=5, lr=5e-3, wd=0.05, members=10),
     'svdpp': dict(kind='rating', loader='tensor', bs=8192, n_factors=50, epochs=5, lr=0.1, wd=2.0, model='svdpp'),
     'ranking': dict(kind='ranking', bs=64, n_factors=128, epochs=30, lr=0.025, wd=1.4),  # bs: users per batch
-    'ranking-sampled': dict(kind='ranking', bs=256, n_factors=128, epochs=10, lr=0.03, wd=0.3, loss='sampled', n_negatives=4096),
+    'ranking-sampled': dict(kind='ranking', bs=256, n_factors=128, epochs=10, lr=0.03, wd=0.3, loss='sampled',
+                            n_negatives=4096),
     'itemknn': dict(kind='itemknn'),
     'ease': dict(kind='ease'),
 }
 RECIPE_ALIASES = {'standard': 'fastbook'}  # other names the command line accepts
-DEFAULT_RECIPE = 'sparse'  # the fastest recipe at least as accurate as fastbook's: what `collab-recs train` and `make demo` run
+# the fastest recipe at least as accurate as fastbook's: what `collab-recs train` and `make demo` run
+DEFAULT_RECIPE = 'sparse'
 MODELS = {'dot': 'DotProductBias', 'svdpp': 'SVDppBias'}  # the rating kind's classes, in `collab_recs.model`
 _COUNTS = ('bs', 'n_factors', 'epochs', 'members', 'k', 'n_negatives', 'chunk')  # options that count something
 
@@ -43,17 +45,19 @@ def _named(recipe) -> dict:
     return RECIPES[name]
 
 def _check_type(k:str, v, default):
-    "Refuse option value `v` unless it is of the kind of its `default`: a whole number, a finite number, a flag or a text"
+    """Refuse option value `v` unless it is of the kind of its `default`: a whole number, a finite number, a flag or a
+    text"""
     num = lambda o: isinstance(o, numbers.Real) and not isinstance(o, bool)
     if isinstance(default, bool): ok, what = isinstance(v, bool), 'true or false'
-    elif isinstance(default, numbers.Integral): ok, what = isinstance(v, numbers.Integral) and not isinstance(v, bool), 'a whole number'
+    elif isinstance(default, numbers.Integral):
+        ok, what = isinstance(v, numbers.Integral) and not isinstance(v, bool), 'a whole number'
     elif isinstance(default, numbers.Real): ok, what = num(v) and math.isfinite(v), 'a finite number'
     else: ok, what = isinstance(v, str), 'a text'
     if not ok: raise ValueError(f"{k} must be {what}, not {v!r}")
 
 def recipe_options(
     recipe:str|dict=DEFAULT_RECIPE, # A name in `RECIPES` (or `RECIPE_ALIASES`), or a dict of options
-    **overrides, # Options to change (`None` values are ignored, so unset command-line options can be passed as they are)
+    **overrides, # Options to change (`None` values are ignored: unset command-line options can be passed as they are)
 ) -> dict: # `kind` and every option of that kind, with defaults filled in
     "The options of `recipe`, checked, with `overrides` applied."
     recipe = dict(_named(recipe))
@@ -61,12 +65,14 @@ def recipe_options(
     recipe.pop('kind', None)
     opts = {**kind_of(kind).options, **recipe, **{k: v for k, v in overrides.items() if v is not None}}
     if unknown := set(opts) - set(kind_of(kind).options):
-        raise ValueError(f"unknown options {sorted(unknown)} for a {kind!r} recipe; known: {sorted(kind_of(kind).options)}")
+        raise ValueError(f"unknown options {sorted(unknown)} for a {kind!r} recipe; known: "
+                         f"{sorted(kind_of(kind).options)}")
     for k, default in kind_of(kind).options.items(): _check_type(k, opts[k], default)
     for k in set(_COUNTS) & set(opts):
         if not opts[k] >= 1: raise ValueError(f"{k} must be a positive integer, not {opts[k]!r}")
     if kind == 'rating':
-        if opts['loader'] not in ('collab', 'tensor'): raise ValueError(f"loader must be 'collab' or 'tensor', not {opts['loader']!r}")
+        if opts['loader'] not in ('collab', 'tensor'):
+            raise ValueError(f"loader must be 'collab' or 'tensor', not {opts['loader']!r}")
         if opts['model'] not in MODELS: raise ValueError(f"unknown model {opts['model']!r}; known: {list(MODELS)}")
     return dict(kind=kind, **opts)
 
@@ -122,11 +128,13 @@ def fit_rating(
     models = []
     for s in range(seed, seed + o['members']):
         set_seed(s)
-        if hasattr(dls.train, 'rng'): dls.train.rng = random.Random(s)  # fastai's loaders draw their shuffle order from it
+        if hasattr(dls.train, 'rng'):
+            dls.train.rng = random.Random(s)  # fastai's loaders draw their shuffle order from it
         cb = [RowL2Callback(o['reg'])] if o['reg'] else []
         learn = dot_product_learner(dls, n_factors=o['n_factors'], cbs=cb + cbs, **kwargs)
         if o['model'] != 'dot':
-            learn.model = getattr(collab_recs.model, MODELS[o['model']]).from_dls(dls, n_factors=o['n_factors'], **kwargs)
+            learn.model = getattr(collab_recs.model,
+                                  MODELS[o['model']]).from_dls(dls, n_factors=o['n_factors'], **kwargs)
         if show: fit(learn, o['epochs'], o['lr'], o['wd'])
         else:
             with learn.no_bar(), learn.no_logging(): fit(learn, o['epochs'], o['lr'], o['wd'])

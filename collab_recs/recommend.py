@@ -18,7 +18,7 @@ __all__ = ['score_items', 'RatedPairs', 'top_n', 'genre_items', 'recommend_all',
 def score_items(
     model:Recommender, # A trained model with vocabularies
     user, # The user's id
-) -> np.ndarray: # Score of every item (a predicted rating, for a rating model), indexed like `model.item_vocab` ('#na#' is -inf)
+) -> np.ndarray: # Score of every item (a predicted rating, for a rating model), as `model.item_vocab` ('#na#': -inf)
     "The model's scores of all items for `user`."
     scores = model.eval().score(model.user_index([user]))[0].float().cpu().numpy()
     scores[0] = -np.inf
@@ -32,7 +32,8 @@ class RatedPairs:
         items:np.ndarray, # Item embedding rows, one per rating
     ):
         users, items = np.asarray(users, dtype=np.int64).ravel(), np.asarray(items, dtype=np.int64).ravel()
-        if len(users) != len(items): raise ValueError(f"users and items differ in length ({len(users)} vs {len(items)})")
+        if len(users) != len(items):
+            raise ValueError(f"users and items differ in length ({len(users)} vs {len(items)})")
         order = np.argsort(users, kind='stable')
         self.users, self.items = users[order], items[order]
 
@@ -71,7 +72,7 @@ def top_n(
     candidates:np.ndarray=None, # Item embedding rows allowed; all items if None
     max_scores:int=2**22, # Largest block of scores held at once (users per chunk = max_scores // items)
     score_fn=None, # `f(model, users, items) -> block` replacing `model.score` (e.g. a baseline's scores)
-) -> tuple: # (item rows, scores), `(len(users), min(n, candidates))` arrays, best first; -1 and -inf where a user has fewer left
+) -> tuple: # (item rows, scores): `(len(users), min(n, candidates))` arrays, best first; -1, -inf where fewer are left
     "Each user's `n` best-scoring items, scoring chunks of users against the candidates so memory stays bounded."
     if n < 1: raise ValueError(f"n must be a positive integer, not {n}")
     score_fn = score_fn or (lambda m, users, items: m.score(users, items))
@@ -79,7 +80,8 @@ def top_n(
     cand = np.arange(1, n_all) if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
     cand = cand[cand > 0]  # never the '#na#' slot
     col = np.full(n_all, -1); col[cand] = np.arange(len(cand))  # item row -> column of the block
-    uniq, inv = np.unique(np.asarray(users, dtype=np.int64), return_inverse=True)  # sorted: each chunk is one slice of `rated`
+    # sorted: each chunk is one slice of `rated`
+    uniq, inv = np.unique(np.asarray(users, dtype=np.int64), return_inverse=True)
     k = min(n, len(cand))
     res_i, res_s = np.full((len(uniq), k), -1, np.int64), np.full((len(uniq), k), -np.inf, np.float32)
     cand_t, step = torch.from_numpy(cand), _chunk_rows(len(cand), max_scores)
@@ -106,7 +108,8 @@ def genre_items(
     sep:str='|', # Separator between genres
 ) -> list: # Ids of the items of `genre`
     "Ids of the items in `items` tagged with `genre`."
-    if items is None or col not in getattr(items, 'columns', ()): raise ValueError(f"filtering by genre needs an items frame with a {col!r} column (e.g. `items=ds.items`)")
+    if items is None or col not in getattr(items, 'columns', ()):
+        raise ValueError(f"filtering by genre needs an items frame with a {col!r} column (e.g. `items=ds.items`)")
     tags = items[col].fillna('').astype(str).str.lower().str.split(sep, regex=False)
     hit = tags.apply(lambda t: genre.lower() in t)
     if not hit.any():
@@ -125,7 +128,8 @@ def _candidates(model, candidates=None, genre=None, items=None) -> np.ndarray|No
     return rows
 
 def _rated(rated, model) -> RatedPairs|None:
-    "`rated` as `RatedPairs`: given, from `DataLoaders`, or what a loaded model carries (its training and held-out pairs)"
+    """`rated` as `RatedPairs`: given, from `DataLoaders`, or what a loaded model carries (its training and held-out
+    pairs)"""
     if rated is None:
         rated, held = getattr(model, 'rated', None), getattr(model, 'held_out', None)
         if rated is not None and held is not None and len(held): rated = torch.cat([torch.as_tensor(rated), held])
@@ -134,14 +138,17 @@ def _rated(rated, model) -> RatedPairs|None:
     r = torch.as_tensor(rated).cpu().numpy()
     return RatedPairs(r[:, 0], r[:, 1])
 
+# %% ../nbs/10_recommend.ipynb #d8e36b0e
 def _frame(model, users, rows, scores, titles) -> pd.DataFrame:
     "Long DataFrame of top-n results: `user`, `rank`, `item`, `title`, `score`"
     k = rows.shape[1]
     keep = (rows >= 0).ravel()
     items = vocab_ids(model.item_vocab)[np.maximum(rows.ravel()[keep] - 1, 0)]
     titles = titles if titles is not None else getattr(model, 'titles', None)
-    titles = {} if titles is None else titles if isinstance(titles, dict) else dict(titles.items() if isinstance(titles, pd.Series) else titles)
-    title = [str(t) if (t := titles.get(o)) is not None else str(o) for o in items]  # a dict: Series.get per item is slow
+    if titles is None: titles = {}
+    elif not isinstance(titles, dict): titles = dict(titles.items() if isinstance(titles, pd.Series) else titles)
+    # a dict: Series.get per item is slow
+    title = [str(t) if (t := titles.get(o)) is not None else str(o) for o in items]
     df = pd.DataFrame({'user': vocab_ids(model.user_vocab)[np.repeat(users, k)[keep] - 1],
                        'rank': np.tile(np.arange(1, k+1), len(users))[keep], 'item': items,
                        'title': title,
@@ -153,7 +160,7 @@ def recommend_all(
     model:Recommender, # A trained model with vocabularies
     users=None, # User ids to recommend for; all users the model knows if None
     n:int=10, # How many items per user
-    rated=None, # What each user rated, to leave out: `RatedPairs`, `DataLoaders`, or (user row, item row) pairs; defaults to what a loaded model carries
+    rated=None, # What each user rated, left out: `RatedPairs`, `DataLoaders` or (user, item) rows; default: the model's
     exclude_rated:bool=True, # Leave out the items each user rated
     candidates=None, # Only recommend among these item ids (e.g. what is in stock)
     genre:str=None, # Only items of this genre (needs `items`)
@@ -208,7 +215,8 @@ def recommend(self:Learner,
     items:pd.DataFrame=None, # Item metadata for `genre`
 ) -> pd.DataFrame:
     "Top `n` items for `user` among those they did not rate in the training data"
-    return recommend(self.model, user, n, titles=titles, rated=RatedPairs.from_dls(self.dls), candidates=candidates, genre=genre, items=items)
+    return recommend(self.model, user, n, titles=titles, rated=RatedPairs.from_dls(self.dls), candidates=candidates,
+                     genre=genre, items=items)
 
 @patch
 def recommend_all(self:Learner,

@@ -13,11 +13,11 @@ from .data import RatingsError
 from .kinds import Recommender, ModelFileError, KINDS, kind_of, check_state, is_count, short
 from .dataloaders import rating_codes, vocab_ids
 try: import fcntl
-except ImportError: fcntl = None  # no flock (Windows): saves into one folder are not serialised, loads leave leftovers alone
+except ImportError:
+    fcntl = None  # no flock (Windows): saves into one folder are not serialised, loads leave leftovers alone
 
 # %% auto #0
-__all__ = ['MODEL_FORMAT', 'CONFIG', 'LOCK', 'MAX_CONFIG_BYTES', 'SAVE_STEPS', 'check_model_dir', 'save_model', 'load_model',
-           'saved_ratings']
+__all__ = ['MODEL_FORMAT', 'CONFIG', 'LOCK', 'MAX_CONFIG_BYTES', 'check_model_dir', 'save_model', 'load_model', 'saved_ratings']
 
 # %% ../nbs/09_save.ipynb #6ce3fd3c
 MODEL_FORMAT = 'collab_recs/model/4'
@@ -34,25 +34,31 @@ _short = short  # a value quoted in a message: short, however large or deep
 # %% ../nbs/09_save.ipynb #ea0d7716
 def _file_kind(mode:int) -> str:
     return ('a directory' if stat.S_ISDIR(mode) else 'a named pipe' if stat.S_ISFIFO(mode) else
-            'a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else 'a socket' if stat.S_ISSOCK(mode) else 'not a plain file')
+            'a device' if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else 'a socket' if stat.S_ISSOCK(mode) else
+            'not a plain file')
 
 def _read_file(
     p:Path, # The file to read
     limit:int, # Refuse a file larger than this, before reading it
     size:int=None, # The exact size the file must have, if known
 ) -> bytes:
-    "The bytes of regular file `p` (or of a link to one in the same folder), checked with `os.stat` before they are read."
+    """The bytes of regular file `p` (or of a link to one in the same folder), checked with `os.stat` before they are
+    read."""
     if os.path.islink(p) and os.path.dirname(os.path.realpath(p)) != os.path.realpath(p.parent):
         raise ModelFileError(f"{p} is a symbolic link to {os.path.realpath(p)}, outside the model folder: refused")
     for attempt in range(3):  # a file replaced (renamed over) between the look and the read is looked at again
         try:
             st = os.stat(p)
-            if not stat.S_ISREG(st.st_mode): raise ModelFileError(f"{p} is {_file_kind(st.st_mode)}, not a regular file: refused")
-            if st.st_size > limit: raise ModelFileError(f"{p} is {st.st_size:,} bytes, more than the {limit:,} it can need: refused")
+            if not stat.S_ISREG(st.st_mode):
+                raise ModelFileError(f"{p} is {_file_kind(st.st_mode)}, not a regular file: refused")
+            if st.st_size > limit:
+                raise ModelFileError(f"{p} is {st.st_size:,} bytes, more than the {limit:,} it can need: refused")
             if size is not None and st.st_size != size:
-                raise ModelFileError(f"{p} is {st.st_size:,} bytes, but {CONFIG} records {size:,}: it was truncated or replaced after saving")
+                raise ModelFileError(f"{p} is {st.st_size:,} bytes, but {CONFIG} records {size:,}: it was truncated "
+                                     "or replaced after saving")
             with os.fdopen(os.open(p, os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0)), 'rb') as f:
-                same = (os.fstat(f.fileno()).st_ino, os.fstat(f.fileno()).st_dev) == (st.st_ino, st.st_dev)  # still the file looked at
+                # still the file looked at
+                same = (os.fstat(f.fileno()).st_ino, os.fstat(f.fileno()).st_dev) == (st.st_ino, st.st_dev)
                 data = f.read(st.st_size + 1) if same else b''
         except FileNotFoundError: raise ModelFileError(f"{p} is missing") from None
         except OSError as e: raise ModelFileError(f"{p} cannot be read: {e.strerror}") from None
@@ -61,6 +67,7 @@ def _read_file(
 
 # %% ../nbs/09_save.ipynb #d68cb43f
 _TENSOR_FILE = re.compile(r'(weights|rated)-([0-9a-f]{16})\.safetensors')
+
 _TEMP_FILE = re.compile(r'\.(model\.json|weights\.safetensors|rated\.safetensors)\.tmp-[0-9]+')
 
 def _regular(p:Path) -> bool:
@@ -77,10 +84,12 @@ def _config_of(path:Path) -> dict|None:
 def _used_files(cfg:dict) -> set:
     "Names of the tensor files model.json `cfg` points to"
     files = cfg.get('files')
-    return {f['name'] for f in files.values() if isinstance(f, dict) and isinstance(f.get('name'), str)} if isinstance(files, dict) else set()
+    if not isinstance(files, dict): return set()
+    return {f['name'] for f in files.values() if isinstance(f, dict) and isinstance(f.get('name'), str)}
 
 def _own_tensor_file(p:Path) -> bool:
-    "`p` is a tensor file a save of this package wrote: named by the SHA-256 of its bytes (not a file of the user's so named)"
+    """`p` is a tensor file a save of this package wrote: named by the SHA-256 of its bytes (not a file of the user's
+    so named)"""
     m = _TENSOR_FILE.fullmatch(p.name)
     if not m: return False
     h = hashlib.sha256()
@@ -88,8 +97,10 @@ def _own_tensor_file(p:Path) -> bool:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()[:16] == m.group(2)
 
+# %% ../nbs/09_save.ipynb #5480d5e2
 def _sort_folder(path:Path, cfg:dict|None) -> tuple:
-    "(leftovers, foreign): paths of files of ours in folder `path` that `cfg` does not use, and names of entries this package did not write"
+    """(leftovers, foreign): paths of files of ours in folder `path` that `cfg` does not use, and names of entries this
+    package did not write"""
     used = {LOCK} | ({CONFIG} | _used_files(cfg) if cfg else set())
     leftovers, foreign = [], []
     for p in sorted(path.iterdir()):
@@ -105,31 +116,32 @@ def _old_format(path:Path) -> bool:
     "Whether folder `path` holds a model.json of collab_recs 0.2 (formats 1 to 3)"
     try: cfg = json.loads(_read_file(path/CONFIG, MAX_CONFIG_BYTES))
     except (ModelFileError, ValueError, RecursionError): return False
-    return isinstance(cfg, dict) and isinstance(cfg.get('format'), str) and cfg['format'].startswith('collab_recs/DotProductBias/')
+    return isinstance(cfg, dict) and isinstance(cfg.get('format'),
+                                                str) and cfg['format'].startswith('collab_recs/DotProductBias/')
 
 def check_model_dir(
     path:str|Path, # A folder that `save_model` is to write
 ) -> Path:
-    "Raise `FileExistsError` if `save_model` would refuse `path`: it is not a folder, or it holds files this package did not write."
+    """Raise `FileExistsError` if `save_model` would refuse `path`: it is not a folder, or it holds files this package
+    did not write."""
     path = Path(path)
-    if path.exists() and not path.is_dir(): raise FileExistsError(f"{path} exists and is not a directory; not overwriting it")
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a directory; not overwriting it")
     foreign = _sort_folder(path, _config_of(path))[1] if path.is_dir() else []
     if CONFIG in foreign and _old_format(path):
-        raise FileExistsError(f"{path} holds a model saved by collab_recs 0.2, which this version cannot read: delete the folder "
+        raise FileExistsError(f"{path} holds a model saved by collab_recs 0.2, which this version cannot read: delete "
+                              "the folder "
                               "(or move it away) to save a new model there")
     if foreign:
-        raise FileExistsError(f"{path} holds {len(foreign)} file(s) that collab_recs did not write ({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}): "
+        raise FileExistsError(f"{path} holds {len(foreign)} file(s) that collab_recs did not write "
+                              f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}): "
                               "not overwriting or deleting them; save into another folder, or move them out")
     return path
 
 # %% ../nbs/09_save.ipynb #1fe5f825
-SAVE_STEPS = ('locked', 'weights written', 'weights in place', 'rated written', 'rated in place', 'config written', 'config in place', 'old file removed')
-
-def _crash_point(step:str):
-    "Called by `save_model` after each of its `SAVE_STEPS`; tests replace it to simulate a kill there"
-
 def _lock(path:Path, wait:bool) -> int|None:
-    "A descriptor holding the exclusive lock of model folder `path` (-1 where there is no `flock`); None if `wait` is False and it is busy"
+    """A descriptor holding the exclusive lock of model folder `path` (-1 where there is no `flock`); None if `wait` is
+    False and it is busy"""
     if fcntl is None: return -1 if wait else None
     try:
         fd = os.open(path/LOCK, os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o644)
@@ -153,25 +165,23 @@ def _fsync_dir(path:Path):
 
 def _write_tensors(path:Path, kind:str, tensors:dict) -> dict:
     "Write `tensors` into folder `path` as a safetensors file named by its checksum; its `files` entry in model.json"
-    data = safetensors_save({k: v.contiguous() for k, v in tensors.items()})  # bytes: `save_file` would leave its own temporary file when killed
+    # bytes: `save_file` would leave its own temporary file when killed
+    data = safetensors_save({k: v.contiguous() for k, v in tensors.items()})
     tmp = path/f'.{kind}.safetensors.tmp-{os.getpid()}'
     with open(tmp, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
-    _crash_point(f'{kind} written')
     sha = hashlib.sha256(data).hexdigest()
     entry = dict(name=f"{kind}-{sha[:16]}.safetensors", sha256=sha, size=len(data))
     os.replace(tmp, path/entry['name'])
-    _crash_point(f'{kind} in place')
     return entry
 
+# %% ../nbs/09_save.ipynb #12315c7a
 def _write_config(path:Path, cfg:dict):
     "Replace the model.json of folder `path` by `cfg` in one atomic rename"
     tmp = path/f'.{CONFIG}.tmp-{os.getpid()}'
     with open(tmp, 'w', encoding='utf-8') as f:
         f.write(json.dumps(cfg)); f.flush(); os.fsync(f.fileno())
-    _crash_point('config written')
     os.replace(tmp, path/CONFIG)
     _fsync_dir(path)
-    _crash_point('config in place')
 
 # %% ../nbs/09_save.ipynb #5a6c07e4
 def _nested_deeper(o, depth:int) -> bool:
@@ -183,21 +193,26 @@ def _nested_deeper(o, depth:int) -> bool:
     return True
 
 def _check_config(cfg:dict, where) -> tuple:
-    "(user vocabulary, item vocabulary, model class) of model description `cfg` after checking every field it shares with every kind"
+    """(user vocabulary, item vocabulary, model class) of model description `cfg` after checking every field it shares
+    with every kind"""
     def need(ok, msg): check_state(ok, where, msg)
-    need(isinstance(cfg.get('kind'), str) and cfg['kind'] in KINDS, f"kind must be one of {list(KINDS)}, not {_short(cfg.get('kind'))}")
+    need(isinstance(cfg.get('kind'), str) and cfg['kind'] in KINDS,
+         f"kind must be one of {list(KINDS)}, not {_short(cfg.get('kind'))}")
     need(isinstance(cfg.get('options'), dict), f"options must be an object (a dict), not {_short(cfg.get('options'))}")
     for k in ('user_vocab', 'item_vocab'):
         v = cfg.get(k)
-        need(isinstance(v, list) and len(v) >= 2 and v[0] == '#na#', f"{k} must be a list of ids after '#na#', not {_short(v)}")
+        need(isinstance(v, list) and len(v) >= 2 and v[0] == '#na#',
+             f"{k} must be a list of ids after '#na#', not {_short(v)}")
         bad = [o for o in v if not (isinstance(o, str) or is_count(o))]
         need(not bad, f"{k} holds entries that are neither text nor integers, e.g. {_short(bad[:3])}")
         need(len(set(v)) == len(v), f"{k} repeats ids")
     t = cfg.get('titles')
-    need(t is None or (isinstance(t, list) and len(t) == len(cfg['item_vocab']) and all(o is None or isinstance(o, str) for o in t)),
+    need(t is None or (isinstance(t, list) and len(t) == len(cfg['item_vocab'])
+                       and all(o is None or isinstance(o, str) for o in t)),
          f"titles must be null or a list of a text (or null) per item_vocab entry, not {_short(t)}")
     m = cfg.get('meta', {})
-    need(isinstance(m, dict) and not _nested_deeper(m, 64), f"meta must be an object (a dict) nested at most 64 levels, not {_short(m)}")
+    need(isinstance(m, dict) and not _nested_deeper(m, 64),
+         f"meta must be an object (a dict) nested at most 64 levels, not {_short(m)}")
     vocabs = tuple(CategoryMap(cfg[k], sort=False) for k in ('user_vocab', 'item_vocab'))
     return vocabs + (kind_of(cfg['kind']).model_class(),)
 
@@ -224,7 +239,8 @@ def _pairs_tensor(x, what:str) -> torch.Tensor:
     if hasattr(x, 'dataset'): x = np.stack(rating_codes(x)[:2], 1)  # a loader of this package: its pairs
     if hasattr(x, 'tensor'): x = x.tensor()  # `RatedPairs`
     t = torch.as_tensor(np.asarray(x)).to(torch.int32)
-    if t.ndim != 2 or t.shape[1] != 2: raise ValueError(f"{what} must be (user row, item row) pairs of shape (n, 2), not {tuple(t.shape)}")
+    if t.ndim != 2 or t.shape[1] != 2:
+        raise ValueError(f"{what} must be (user row, item row) pairs of shape (n, 2), not {tuple(t.shape)}")
     return t
 
 def _rated_tensors(model, rated, held_out) -> dict|None:
@@ -233,9 +249,11 @@ def _rated_tensors(model, rated, held_out) -> dict|None:
     if held_out is None and valid is not None and len(valid.dataset): held_out = valid  # a Learner's validation part
     if rated is None and hasattr(model, 'dls'):
         u, i, r = rating_codes(model.dls.train)
-        res = {'pairs': torch.from_numpy(np.stack([u, i], 1).astype(np.int32)), 'ratings': torch.as_tensor(r, dtype=torch.float32)}
+        res = {'pairs': torch.from_numpy(np.stack([u, i], 1).astype(np.int32)),
+               'ratings': torch.as_tensor(r, dtype=torch.float32)}
     else:
-        if rated is None: rated = getattr(model, 'rated', None)  # a model that keeps its training pairs (an item-item model's rows)
+        if rated is None:
+            rated = getattr(model, 'rated', None)  # a model that keeps its training pairs (an item-item model's rows)
         if rated is None: return None
         res = {'pairs': _pairs_tensor(rated, 'rated')}
     if held_out is not None: res['held_out'] = _pairs_tensor(held_out, 'held_out')
@@ -246,9 +264,11 @@ def _model_config(model:Recommender, meta:dict, titles) -> tuple:
     items = [_plain(o) for o in model.item_vocab]
     if titles is not None:
         titles = dict(titles)
-        titles = [None if i == 0 else (None if titles.get(o) is None else str(titles.get(o))) for i, o in enumerate(items)]
+        titles = [None if i == 0 else (None if titles.get(o) is None else str(titles.get(o))) for i,
+                  o in enumerate(items)]
     options, tensors = model.state()
-    return (dict(format=MODEL_FORMAT, kind=model.kind, options=options, user_vocab=[_plain(o) for o in model.user_vocab],
+    return (dict(format=MODEL_FORMAT, kind=model.kind, options=options,
+                 user_vocab=[_plain(o) for o in model.user_vocab],
                  item_vocab=items, titles=titles, meta=meta or {}), {k: v.detach().cpu() for k, v in tensors.items()})
 
 # %% ../nbs/09_save.ipynb #7b6a46cd
@@ -257,15 +277,19 @@ def save_model(
     path:str|Path, # Folder to write; an old model in it is replaced, anything else in it is refused
     meta:dict=None, # Extra JSON-serialisable information to keep (e.g. training options)
     rated=None, # Training (user row, item row) pairs; taken from the `Learner`'s data (or the model's own) if not given
-    held_out=None, # Pairs of the log held out from training (a loader, or pairs), never recommended; a `Learner`'s validation part if not given
+    held_out=None, # Pairs held out from training (a loader, or pairs), never recommended; default: a `Learner`'s valid
     titles=None, # Mapping item id -> title, kept so a reloaded model shows titles
 ) -> Path:
-    "Save `model`'s state, vocabularies, training pairs and titles to folder `path`; a kill at any instant leaves the old or the new model."
+    """Save `model`'s state, vocabularies, training pairs and titles to folder `path`; a kill at any instant leaves the
+    old or the new model."""
     rated = _rated_tensors(model, rated, held_out)
     model = getattr(model, 'model', model)
-    if not isinstance(model, Recommender): raise TypeError(f"save_model saves a model of a kind in KINDS, not {type(model).__name__}")
-    if model.user_vocab is None: raise ValueError("the model has no vocabularies: build it with DotProductBias.from_dls")
-    if model.kind not in KINDS: raise ValueError(f"a model of kind {model.kind!r} cannot be saved: it is not in KINDS ({list(KINDS)})")
+    if not isinstance(model, Recommender):
+        raise TypeError(f"save_model saves a model of a kind in KINDS, not {type(model).__name__}")
+    if model.user_vocab is None:
+        raise ValueError("the model has no vocabularies: build it with DotProductBias.from_dls")
+    if model.kind not in KINDS:
+        raise ValueError(f"a model of kind {model.kind!r} cannot be saved: it is not in KINDS ({list(KINDS)})")
     cfg, tensors = _model_config(model, meta, titles)
     try: _check_state(cfg, tensors, rated, 'the model', 'the training pairs')
     except ModelFileError as e: raise ValueError(f"not saving a model that could not be loaded back: {e}") from None
@@ -275,13 +299,11 @@ def save_model(
     fd = _lock(path, wait=True)
     try:
         check_model_dir(path)  # again, now that no other save runs here
-        _crash_point('locked')
         cfg['files'] = {'weights': _write_tensors(path, 'weights', tensors)}
         if rated is not None: cfg['files']['rated'] = _write_tensors(path, 'rated', rated)
         _write_config(path, cfg)
         for p in _sort_folder(path, cfg)[0]:
             p.unlink(missing_ok=True)
-            _crash_point('old file removed')
     except Exception:
         for p in path.glob(f'.*.tmp-{os.getpid()}'):
             if _TEMP_FILE.fullmatch(p.name): p.unlink(missing_ok=True)
@@ -298,21 +320,26 @@ def _tensor_files(cfg:dict, path:Path) -> dict:
          f"files must list the weights file (and the training pairs), not {_short(files)}")
     for kind, f in files.items():
         need(isinstance(f, dict) and isinstance(f.get('sha256'), str) and re.fullmatch('[0-9a-f]{64}', f['sha256'])
-             and is_count(f.get('size')) and f['size'] >= 0 and f.get('name') == f"{kind}-{f['sha256'][:16]}.safetensors",
+             and is_count(f.get('size')) and f['size'] >= 0
+             and f.get('name') == f"{kind}-{f['sha256'][:16]}.safetensors",
              f"files.{kind} must give a name, sha256 and size that agree, not {_short(f)}")
     return {k: (f['name'], f['sha256'], f['size']) for k, f in files.items()}
 
 def _read_tensors(path:Path, name:str, sha:str|None, size:int|None, limit:int) -> dict:
-    "The tensors of file `name` in folder `path`, read by `_read_file`, verified against checksum `sha`, parsed from those bytes"
+    """The tensors of file `name` in folder `path`, read by `_read_file`, verified against checksum `sha`, parsed from
+    those bytes"""
     p = path/name
     data = _read_file(p, limit, size)
     if sha is not None and hashlib.sha256(data).hexdigest() != sha:
-        raise ModelFileError(f"refused to load {p}: its SHA-256 does not match {CONFIG} (the file was truncated, replaced or modified after saving)")
+        raise ModelFileError(f"refused to load {p}: its SHA-256 does not match {CONFIG} (the file was truncated, "
+                             "replaced or modified after saving)")
     try: sd = safetensors_load(data)
     except Exception as e:
         first = re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines()[0][:200] if str(e).strip() else ''
-        raise ModelFileError(f"refused to load {p}: it is not a plain file of tensors (corrupt, truncated or tampered with): {type(e).__name__}: {first}") from None
-    if not isinstance(sd, dict) or not all(isinstance(k, str) and type(v) in (torch.Tensor, torch.nn.Parameter) for k, v in sd.items()):
+        raise ModelFileError(f"refused to load {p}: it is not a plain file of tensors (corrupt, truncated or tampered "
+                             f"with): {type(e).__name__}: {first}") from None
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and type(v) in (torch.Tensor, torch.nn.Parameter) for k,
+                                           v in sd.items()):
         raise ModelFileError(f"refused to load {p}: expected a dict of tensors, found {type(sd).__name__}")
     bad = [k for k, v in sd.items() if v.layout != torch.strided or v.is_quantized]
     if bad: raise ModelFileError(f"refused to load {p}: {_short(bad)} are not dense tensors (sparse or quantized)")
@@ -324,7 +351,8 @@ def _check_state(cfg:dict, tensors:dict, rated:dict|None, where, where_rated=Non
     users, items, cls = _check_config(cfg, where)
     pairs = ratings = held = None
     if rated is not None: pairs, ratings, held = _check_rated(rated, len(users), len(items), where_rated or where)
-    m = cls.from_state(cfg['options'], tensors, where, (users, items), None if pairs is None else pairs.long(), cfg['kind'])
+    m = cls.from_state(cfg['options'], tensors, where, (users, items), None if pairs is None else pairs.long(),
+                       cfg['kind'])
     m.rated, m.ratings = (None if pairs is None else pairs.long()), ratings
     m.held_out = None if held is None else held.long()
     t = cfg.get('titles')
@@ -340,16 +368,19 @@ def _load(path:Path, raw:bytes) -> tuple:
     except ValueError as e: raise ModelFileError(f"{where} is corrupt: {str(e)[:200]}") from None
     if not isinstance(cfg, dict) or cfg.get('format') != MODEL_FORMAT:
         fmt = _short(cfg.get('format') if isinstance(cfg, dict) else None)
-        raise ModelFileError(f"{where} is not a {MODEL_FORMAT} model (format: {fmt})"
-                             + ('; models saved by collab_recs 0.2 must be trained again' if 'DotProductBias' in fmt else ''))
+        old = '; models saved by collab_recs 0.2 must be trained again' if 'DotProductBias' in fmt else ''
+        raise ModelFileError(f"{where} is not a {MODEL_FORMAT} model (format: {fmt}){old}")
     users, items, cls = _check_config(cfg, where)
     files, (nu, ni) = _tensor_files(cfg, path), (len(users), len(items))
     sd = _read_tensors(path, *files['weights'], cls.state_bytes(cfg['options'], nu, ni))
     rated = _read_tensors(path, *files['rated'], 24 * nu * ni + 2**20) if 'rated' in files else None
-    return _check_state(cfg, sd, rated, path/files['weights'][0], path/files['rated'][0] if rated is not None else None), cfg
+    return _check_state(cfg, sd, rated, path/files['weights'][0],
+                        path/files['rated'][0] if rated is not None else None), cfg
 
+# %% ../nbs/09_save.ipynb #6da08feb
 def _remove_leftovers(path:Path, cfg:dict):
-    "Delete what interrupted saves left in model folder `path` (described by `cfg`), if no save is running there and it is writable"
+    """Delete what interrupted saves left in model folder `path` (described by `cfg`), if no save is running there and
+    it is writable"""
     try: leftovers = _sort_folder(path, cfg)[0]
     except OSError: return  # a folder whose files can be read but that cannot be listed
     fd = _lock(path, wait=False) if leftovers else None
@@ -364,10 +395,11 @@ def _remove_leftovers(path:Path, cfg:dict):
 def load_model(
     path:str|Path, # Folder written by `save_model`
     device=None, # Where to put the model (e.g. 'cuda'); default the CPU
-) -> Recommender: # With `.rated` (training pairs), `.ratings` (their values), `.titles` (dict) (each None if not saved), `.meta`
+) -> Recommender: # With `.rated` (training pairs), `.ratings`, `.titles` (dict) (None if not saved), `.meta`
     "Load a model saved by `save_model`, checking everything the files say and executing nothing from them."
     path = Path(path)
-    if not path.is_dir() or not os.path.lexists(path/CONFIG): raise ModelFileError(f"{path} is not a saved model: expected {CONFIG} in it")
+    if not path.is_dir() or not os.path.lexists(path/CONFIG):
+        raise ModelFileError(f"{path} is not a saved model: expected {CONFIG} in it")
     for attempt in range(3):
         raw = _read_file(path/CONFIG, MAX_CONFIG_BYTES)
         try: m, cfg = _load(path, raw); break
@@ -384,8 +416,11 @@ def saved_ratings(
 ) -> pd.DataFrame: # `user`, `item`, `rating` (NaN where only the pairs were saved)
     "The training ratings saved with `model`, in the model's own ids."
     rated = getattr(model, 'rated', None)
-    if rated is None: raise RatingsError("the model was saved without its training ratings: pass the ratings it was trained on as `data`")
+    if rated is None:
+        raise RatingsError("the model was saved without its training ratings: pass the ratings it was trained on as "
+                           "`data`")
     rated = np.asarray(rated)
     r = getattr(model, 'ratings', None)
-    return pd.DataFrame({'user': vocab_ids(model.user_vocab)[rated[:, 0] - 1], 'item': vocab_ids(model.item_vocab)[rated[:, 1] - 1],
+    return pd.DataFrame({'user': vocab_ids(model.user_vocab)[rated[:, 0] - 1],
+                         'item': vocab_ids(model.item_vocab)[rated[:, 1] - 1],
                          'rating': np.asarray(r, dtype=np.float64) if r is not None else np.nan})

@@ -49,6 +49,7 @@ def _per_user_holdout(df, valid_pct, key, user) -> tuple:
     is_valid[order] = rank < np.repeat(n_valid, sizes)
     return np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
 
+# %% ../nbs/01_splits.ipynb #d6b59771
 def time_split(
     df:pd.DataFrame, # Ratings
     valid_pct:float=0.2, # Fraction of ratings (the most recent) to hold out
@@ -56,8 +57,9 @@ def time_split(
 ) -> tuple: # (train, valid) integer positions
     "Hold out the most recent `valid_pct` of ratings: train on the past, validate on the future."
     _check_pct(valid_pct)
-    if time not in df.columns: raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)} "
-                                                "(the CLI: name it with --time-col)")
+    if time not in df.columns:
+        raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)} "
+                         "(the CLI: name it with --time-col)")
     order = np.argsort(df[time].to_numpy(), kind='stable')
     cut = len(df) - int(round(len(df)*valid_pct))
     return np.sort(order[:cut]), np.sort(order[cut:])
@@ -70,10 +72,12 @@ def user_time_split(
 ) -> tuple: # (train, valid) integer positions
     "Hold out each user's most recent `valid_pct` of ratings, keeping at least their first one in training."
     _check_pct(valid_pct)
-    if time not in df.columns: raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)} "
-                                                "(the CLI: name it with --time-col)")
+    if time not in df.columns:
+        raise RatingsError(f"a time split needs a {time!r} column; the data has {list(df.columns)} "
+                         "(the CLI: name it with --time-col)")
     t = df[time].to_numpy()
-    return _per_user_holdout(df, valid_pct, -np.argsort(np.argsort(t, kind='stable'), kind='stable'), user)  # latest first
+    # latest first
+    return _per_user_holdout(df, valid_pct, -np.argsort(np.argsort(t, kind='stable'), kind='stable'), user)
 
 SPLITS = {'random': random_split, 'user': per_user_split, 'time': time_split, 'user_time': user_time_split}
 
@@ -103,7 +107,8 @@ def holdout(
     ids = data.ratings[by].unique()
     out = set(np.random.default_rng(seed).permutation(ids)[:int(round(len(ids)*pct))].tolist())
     mask = data.ratings[by].isin(out).to_numpy()
-    train = dataclasses.replace(data, ratings=data.ratings[~mask].reset_index(drop=True))  # every other field kept as it is
+    # every other field kept as it is
+    train = dataclasses.replace(data, ratings=data.ratings[~mask].reset_index(drop=True))
     return train, data.ratings[mask].reset_index(drop=True)
 
 # %% ../nbs/01_splits.ipynb #5348c143
@@ -113,7 +118,8 @@ def answer_split(
     test_frac:float=0.3, # Fraction of each one's ratings kept for testing
     seed:int=0, # Random seed
 ) -> tuple: # (answer, test) integer positions
-    "Split each newcomer's ratings into answers and test ratings: at least one test rating, and at least one answer where there are two ratings or more."
+    """Split each newcomer's ratings into answers and test ratings: at least one test rating, and at least one answer
+    where there are two ratings or more."""
     if not 0 < test_frac < 1: raise ValueError(f"test_frac must be between 0 and 1 (exclusive), not {test_frac}")
     r = pd.Series(np.random.default_rng(seed).random(len(ratings)), index=ratings.index)
     rank = r.groupby(ratings[by]).rank(method='first')
@@ -133,10 +139,13 @@ def movielens_fold(
     out = []
     for part in ('base', 'test'):
         f = path/f'u{fold}.{part}'
-        if not f.exists(): raise FileNotFoundError(f"{f} not found: expected the official ml-100k folder with u{fold}.base and u{fold}.test")
+        if not f.exists():
+            raise FileNotFoundError(f"{f} not found: expected the official ml-100k folder with u{fold}.base and "
+                                    f"u{fold}.test")
         d = pd.read_csv(f, sep='\t', names=['user', 'item', 'rating', 'timestamp'], dtype='int64')
         idx = pos.reindex(pd.MultiIndex.from_arrays([d.user, d.item]))
         if idx.isna().any():
-            raise RatingsError(f"{int(idx.isna().sum())} ratings of {f.name} are not in the dataset: read it with load_movielens_100k(path={str(path)!r})")
+            raise RatingsError(f"{int(idx.isna().sum())} ratings of {f.name} are not in the dataset: read it with "
+                               f"load_movielens_100k(path={str(path)!r})")
         out.append(np.sort(idx.to_numpy().astype(np.int64)))
     return tuple(out)

@@ -21,6 +21,38 @@ def _zipf_weights(n, alpha, rng):
     w = 1/np.arange(1, n+1)**alpha
     return rng.permutation(w/w.sum())
 
+# %% ../nbs/00a_synthetic.ipynb #d13ee9bd
+def _check_memory(n_users:int, n_items:int, n_ratings:int, n_factors:int):
+    "Refuse sizes whose generation would need more memory than the machine has"
+    # pairs drawn, kept and sorted; the planted factors
+    need, have = 80*n_ratings + 8*(n_users + n_items)*(n_factors + 2), memory_bytes()
+    if have is not None and need > have:
+        raise ValueError(f"{n_ratings:,} synthetic ratings need about {need/2**30:,.1f} GiB to generate, more than "
+                         f"the {have/2**30:,.1f} GiB this machine has")
+
+def _planted(rng, n_users:int, n_items:int, n_factors:int, spread:float) -> tuple:
+    "The planted user and item factors and biases `(P, Q, bu, bi)`"
+    sd = np.sqrt(spread/np.sqrt(n_factors))
+    P = rng.normal(0, sd, (n_users, n_factors)).astype(np.float32)
+    Q = rng.normal(0, sd, (n_items, n_factors)).astype(np.float32)
+    bu = rng.normal(0, spread/2, n_users).astype(np.float32)
+    return P, Q, bu, rng.normal(0, spread/2, n_items).astype(np.float32)
+
+def _draw_pairs(rng, n_users:int, n_items:int, n_ratings:int, pu, pi, selection:float, taste:tuple=None) -> np.ndarray:
+    "Up to `n_ratings` distinct keys `user*n_items + item`, drawn by popularity `pu`, `pi` (and `taste` `(P, Q)`)"
+    keys = np.empty(0, dtype=np.int64)
+    while len(keys) < n_ratings:  # draw pairs, drop repeats, top up: no dense matrix needed
+        m = int((n_ratings - len(keys))*(2.6 if selection else 1.3)) + 16
+        cu, ci = rng.choice(n_users, m, p=pu).astype(np.int64), rng.choice(n_items, m, p=pi)
+        if selection:  # keep a pair with a probability that grows with how well it matches the user's taste
+            z = (taste[0][cu]*taste[1][ci]).sum(1)
+            keep = rng.random(m) < 1/(1 + np.exp(-selection*z/(z.std() + 1e-12)))
+            cu, ci = cu[keep], ci[keep]
+        keys = _sorted_unique(np.concatenate([keys, cu*n_items + ci]))
+        if len(keys) < n_ratings and m > 50*n_users*n_items: break
+    return keys
+
+# %% ../nbs/00a_synthetic.ipynb #3ff2608d
 def synthetic_ratings(
     n_users:int=1000, # Number of users
     n_items:int=500, # Number of items
@@ -29,34 +61,23 @@ def synthetic_ratings(
     noise:float=0.3, # Standard deviation of the rating noise (the noise floor for RMSE)
     popularity:float=0.8, # Zipf exponent of item popularity and user activity (0 = uniform)
     rating_range:tuple=(1,5), # Ratings are clipped to this range
-    selection:float=0., # How strongly users pick the items that match their taste (0: by popularity alone), so that *which* items a user has tells their taste
+    selection:float=0., # How strongly users pick items of their taste (0: by popularity alone)
     seed:int=0, # Random seed
 ) -> RatingsDataset:
-    "Random ratings from a planted low-rank + biases model with long-tailed popularity; `expected` is the noise-free rating."
-    if n_ratings > n_users*n_items: raise ValueError(f"n_ratings={n_ratings:,} exceeds n_users*n_items={n_users*n_items:,}")
-    if min(n_users, n_items, n_ratings, n_factors) < 1: raise ValueError("n_users, n_items, n_ratings and n_factors must be positive")
-    need, have = 80*n_ratings + 8*(n_users + n_items)*(n_factors + 2), memory_bytes()  # pairs drawn, kept and sorted; the planted factors
-    if have is not None and need > have:
-        raise ValueError(f"{n_ratings:,} synthetic ratings need about {need/2**30:,.1f} GiB to generate, more than the {have/2**30:,.1f} GiB this machine has")
+    """Random ratings from a planted low-rank + biases model with long-tailed popularity; `expected` is the noise-free
+    rating."""
+    if n_ratings > n_users*n_items:
+        raise ValueError(f"n_ratings={n_ratings:,} exceeds n_users*n_items={n_users*n_items:,}")
+    if min(n_users, n_items, n_ratings, n_factors) < 1:
+        raise ValueError("n_users, n_items, n_ratings and n_factors must be positive")
+    _check_memory(n_users, n_items, n_ratings, n_factors)
     rng = np.random.default_rng(seed)
     pu, pi = _zipf_weights(n_users, popularity, rng), _zipf_weights(n_items, popularity, rng)
     lo, hi = rating_range
     mid, spread = (lo+hi)/2, (hi-lo)/4
-    def planted():
-        P = rng.normal(0, np.sqrt(spread/np.sqrt(n_factors)), (n_users, n_factors)).astype(np.float32)
-        Q = rng.normal(0, np.sqrt(spread/np.sqrt(n_factors)), (n_items, n_factors)).astype(np.float32)
-        return P, Q, rng.normal(0, spread/2, n_users).astype(np.float32), rng.normal(0, spread/2, n_items).astype(np.float32)
+    def planted(): return _planted(rng, n_users, n_items, n_factors, spread)
     if selection: P, Q, bu, bi = planted()  # the pairs depend on the tastes: draw these first
-    keys = np.empty(0, dtype=np.int64)
-    while len(keys) < n_ratings:  # draw pairs, drop repeats, top up: no dense matrix needed
-        m = int((n_ratings - len(keys))*(2.6 if selection else 1.3)) + 16
-        cu, ci = rng.choice(n_users, m, p=pu).astype(np.int64), rng.choice(n_items, m, p=pi)
-        if selection:  # keep a pair with a probability that grows with how well it matches the user's taste
-            z = (P[cu]*Q[ci]).sum(1)
-            keep = rng.random(m) < 1/(1 + np.exp(-selection*z/(z.std() + 1e-12)))
-            cu, ci = cu[keep], ci[keep]
-        keys = _sorted_unique(np.concatenate([keys, cu*n_items + ci]))
-        if len(keys) < n_ratings and m > 50*n_users*n_items: break
+    keys = _draw_pairs(rng, n_users, n_items, n_ratings, pu, pi, selection, (P, Q) if selection else None)
     keys = rng.permutation(keys)[:n_ratings]
     u, i = keys//n_items, keys%n_items
     if not selection: P, Q, bu, bi = planted()
@@ -65,6 +86,7 @@ def synthetic_ratings(
         dot[s:s+(1<<20)] = (P[u[s:s+(1<<20)]]*Q[i[s:s+(1<<20)]]).sum(1)
     expected = np.clip(mid + bu[u] + bi[i] + dot, lo, hi)
     rating = np.clip(expected + rng.normal(0, noise, len(u)), lo, hi).astype(np.float32)
-    ratings = pd.DataFrame({'user':u.astype(np.int32), 'item':i.astype(np.int32), 'rating':rating, 'expected':expected.astype(np.float32)})
+    ratings = pd.DataFrame({'user':u.astype(np.int32), 'item':i.astype(np.int32), 'rating':rating,
+                            'expected':expected.astype(np.float32)})
     return RatingsDataset(ratings, rating_range=rating_range, name='synthetic',
                           extra=dict(user_factors=P, item_factors=Q, user_bias=bu, item_bias=bi, noise=noise))

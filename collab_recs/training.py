@@ -20,14 +20,16 @@ def at_least(
     min_user:int=1, # Keep users with at least this many rows...
     min_item:int=1, # ...then items with at least this many
 ):
-    "`ds` with only the users, then the items, that have at least so many rows (one pass each, as Book-Crossing's reader)"
+    """`ds` with only the users, then the items, that have at least so many rows (one pass each, as Book-Crossing's
+    reader)"""
     import dataclasses
     from collab_recs.data import RatingsError
     r = ds.ratings
     if min_user > 1: r = r[r.groupby('user').item.transform('size') >= min_user]
     if min_item > 1: r = r[r.groupby('item').user.transform('size') >= min_item]
     if len(r) == len(ds.ratings): return ds
-    if not len(r): raise RatingsError(f"{ds.name}: no rows are left with at least {min_user} per user and {min_item} per item")
+    if not len(r):
+        raise RatingsError(f"{ds.name}: no rows are left with at least {min_user} per user and {min_item} per item")
     return dataclasses.replace(ds, ratings=r.reset_index(drop=True))
 
 # %% ../nbs/13a_training.ipynb #bd96d426
@@ -56,27 +58,35 @@ def _file_dataset(args, ranking:bool, interactions):
         if str(args.data) in str(e): raise
         raise RatingsError(f"{args.data}: {e}") from None
 
+# %% ../nbs/13a_training.ipynb #7a0aad5f
 def _read_file_dataset(args, ranking:bool, interactions):
+    """The dataset in file `args.data`: its ratings passed through `interactions` (which turns them into what the recipe
+    learns from), or, where it has no rating column and the recipe is a `ranking` one, an interaction log"""
     from collab_recs.data import load_ratings, load_interactions, read_table, RatingsError
     df = read_table(args.data, id_cols=[args.user_col, args.item_col])  # '007' and '7' stay two ids
     name, col = Path(args.data).stem, args.rating_col
-    time_col = getattr(args, 'time_col', None) or ('timestamp' if 'timestamp' in df.columns else None)  # kept for time splits
+    # kept for time splits
+    time_col = getattr(args, 'time_col', None) or ('timestamp' if 'timestamp' in df.columns else None)
     if col not in df.columns:
         if not ranking: raise RatingsError(
             f"{args.data} has no rating column {col!r} (columns: {list(df.columns)}): for an interaction log (who "
-            "interacted with what), train a ranking recipe (--recipe ranking); for ratings, name the column (--rating-col)")
-        if args.min_rating is not None: raise RatingsError(f"--min-rating needs ratings, but {args.data} has no rating column {col!r}")
+            "interacted with what), train a ranking recipe (--recipe ranking); for ratings, name the column "
+            "(--rating-col)")
+        if args.min_rating is not None:
+            raise RatingsError(f"--min-rating needs ratings, but {args.data} has no rating column {col!r}")
         dup = 'sum' if args.duplicates == 'error' else args.duplicates  # a log may repeat a pair: its weights add up
         return load_interactions(df, args.user_col, args.item_col, time_col=time_col, title_col=args.title_col,
                                  duplicates=dup, name=name)
     return interactions(load_ratings(df, args.user_col, args.item_col, col, time_col=time_col, title_col=args.title_col,
                                      rating_range=args.rating_range, duplicates=args.duplicates, name=name))
 
+# %% ../nbs/13a_training.ipynb #ae0aa2e8
 def load_dataset(
     args, # The options of `collab-recs train` (an `argparse.Namespace`): `data`, its columns, `min_rating`, ...
     learns_from:str='ratings', # 'ratings', or 'interactions' (see `collab_recs.kinds.Kind.data`)
 ):
-    "The dataset named by `--data`: ratings, or interactions (a log, or ratings counted as interactions), as a recipe needs"
+    """The dataset named by `--data`: ratings, or interactions (a log, or ratings counted as interactions), as a recipe
+    needs"""
     from collab_recs.data import as_interactions
     ranking = learns_from == 'interactions'
     if args.min_rating is not None and not ranking:
@@ -141,7 +151,8 @@ def training_dataloaders(
                               **({'device': device} if device is not None else {}))
 
 def epoch_lines():
-    "A fastai callback printing a line per epoch: progress for logs, where fastai's bar writes a carriage return per batch"
+    """A fastai callback printing a line per epoch: progress for logs, where fastai's bar writes a carriage return per
+    batch"""
     from fastai.callback.core import Callback
     class EpochLines(Callback):
         order = 60  # after the recorder has the epoch's values
@@ -152,9 +163,11 @@ def epoch_lines():
             names, vals = self.recorder.metric_names[1:-1], self.recorder.values[-1]
             member = f"model {self.fits}, " if self.fits > 1 or self.n_members > 1 else ''
             figures = ', '.join(f"{n.replace('_', ' ')} {v:.4f}" for n, v in zip(names, vals))
-            print(f"{member}epoch {self.epoch + 1}/{self.n_epoch}: {figures} ({time.perf_counter() - self.t:.1f}s)", flush=True)
+            print(f"{member}epoch {self.epoch + 1}/{self.n_epoch}: {figures} ({time.perf_counter() - self.t:.1f}s)",
+                  flush=True)
     return EpochLines()
 
+# %% ../nbs/13a_training.ipynb #b6f321aa
 def fit_model(
     ds, # The dataset
     args, # The command line's options (split, seed, `centre`)
@@ -162,7 +175,8 @@ def fit_model(
     world:int=1, # Processes training together (under torchrun)
     quiet:bool=False, # No progress lines
 ) -> tuple:
-    "(`DataLoaders`, trained learner or model, seconds): `opts` on `ds` as `args` say (on every process, under torchrun)"
+    """(`DataLoaders`, trained learner or model, seconds): `opts` on `ds` as `args` say (on every process, under
+    torchrun)"""
     import torch
     from collab_recs.recipes import fit_recipe
     from collab_recs.distributed import distributed_fit, process_gpu
@@ -191,17 +205,18 @@ def early_stop_options(
     opts:dict, # A ranking recipe's options
     say=print, # Told what was chosen
 ) -> dict:
-    "`opts` with the epochs after which the recipe ranked best on an inner split of the training part (`args.epochs` too)"
+    "A copy of `opts` with the epochs after which the recipe ranked best on an inner split of the training part"
     from collab_recs.dataloaders import checked_split
     from collab_recs.tuning import best_epochs
-    if opts['kind'] != 'ranking': raise ValueError(f"--early-stop applies to ranking recipes, not to a {opts['kind']!r} one")
+    if opts['kind'] != 'ranking':
+        raise ValueError(f"--early-stop applies to ranking recipes, not to a {opts['kind']!r} one")
     rr = tuple(args.rating_range) if args.rating_range is not None else None
     df, (tr, _), _ = checked_split(ds, valid_pct=args.valid_pct, split=args.split, seed=args.seed, rating_range=rr,
                                    duplicates=args.duplicates)
-    with using_threads(training_threads(len(ds.ratings), args.threads)): n, top, _ = best_epochs(df, tr, opts, args.seed)
+    with using_threads(training_threads(len(ds.ratings), args.threads)):
+        n, top, _ = best_epochs(df, tr, opts, args.seed)
     say(f"Early stop: on an inner split of the training part, the recipe ranked best after {n} of its {opts['epochs']} "
         f"epochs (NDCG@10 {top:.4f}): training for {n}")
-    args.epochs = n  # recorded with the model: `evaluate --model` trains what ran
     return {**opts, 'epochs': n}
 
 # %% ../nbs/13a_training.ipynb #cadeec40
@@ -210,10 +225,13 @@ def write_table(
     path:Path, # A .csv or .parquet file (`recommend --out`)
     overwrite:bool=False, # Replace `path` if it exists (`--overwrite`)
 ):
-    "Write `df` to CSV or Parquet (by `path`'s extension) all at once: a temporary file renamed into place, never a half-written one"
+    """Write `df` to CSV or Parquet (by `path`'s extension) all at once: a temporary file renamed into place, never a
+    half-written one"""
     path = Path(path)
-    if path.suffix.lower() not in ('.csv', '.parquet', '.pq'): raise ValueError(f"--out {path}: expected a .csv or .parquet file")
-    if path.exists() and not overwrite: raise FileExistsError(f"--out {path} exists: not overwriting it (pass --overwrite to replace it)")
+    if path.suffix.lower() not in ('.csv', '.parquet', '.pq'):
+        raise ValueError(f"--out {path}: expected a .csv or .parquet file")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"--out {path} exists: not overwriting it (pass --overwrite to replace it)")
     if path.exists() and not path.is_file(): raise FileExistsError(f"--out {path} exists and is not a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')
@@ -221,8 +239,9 @@ def write_table(
         if path.suffix.lower() == '.csv': df.to_csv(tmp, index=False)
         else:
             try: df.to_parquet(tmp, index=False)
-            except ImportError: raise ValueError(f"--out {path}: writing Parquet needs pyarrow, which is not installed: "
-                                                 "pip install pyarrow") from None
+            except ImportError:
+                raise ValueError(f"--out {path}: writing Parquet needs pyarrow, which is not installed: "
+                                 "pip install pyarrow") from None
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
 
@@ -238,7 +257,8 @@ def overfit_note(
     best = max(range(len(ndcg)), key=ndcg.__getitem__)
     if ndcg[-1] >= (1 - drop) * ndcg[best]: return None
     return (f"validation NDCG@10 peaked at epoch {best + 1} ({ndcg[best]:.4f}) and ended at {ndcg[-1]:.4f}: the recipe "
-            "overfits this data: --early-stop trains it for the epochs that ranked best on an inner split of the training part, "
+            "overfits this data: --early-stop trains it for the epochs that ranked best on an inner split of the "
+            "training part, "
             "and `collab-recs tune` chooses its options (weight decay, ...) there")
 
 # %% ../nbs/13a_training.ipynb #b4f79e9d
@@ -254,7 +274,8 @@ def training_metrics(
     model = getattr(res, 'model', res)
     what = 'interactions' if ds.implicit or learns == 'interactions' else 'ratings'
     n_valid = len(dls.valid.dataset)
-    metrics = dict(kind=opts['kind'], n_train=len(dls.train.dataset), n_valid=n_valid, n_users=ds.n_users, n_items=ds.n_items,
+    metrics = dict(kind=opts['kind'], n_train=len(dls.train.dataset), n_valid=n_valid, n_users=ds.n_users,
+                   n_items=ds.n_items,
                    data=ds.name, rating_range=list(dls.rating_range))
     if not n_valid: return metrics, f"trained on all {metrics['n_train']:,} {what} (--valid-pct 0: no validation)"
     if not model.predicts_ratings:
@@ -276,13 +297,15 @@ def training_metrics(
     return metrics, (f"valid RMSE {res['rmse']:.4f}, MAE {res['mae']:.4f} "
                      f"(global mean RMSE {metrics['global_mean_rmse']:.4f}) on {res['n']:,} ratings{warm}")
 
+# %% ../nbs/13a_training.ipynb #53f045f8
 def training_plots(
     ds, # The dataset
     res, # A trained `Learner`, or a model
     titles, # Item titles
     paths:dict, # Where each plot goes: `distribution`, `loss`, `biases`, `pca`
 ):
-    "The plots that apply to what was trained (the rating distribution; a factor model's loss, biases and PCA map): their paths"
+    """The plots that apply to what was trained (the rating distribution; a factor model's loss, biases and PCA map):
+    their paths"""
     from collab_recs.plots import plot_rating_distribution, plot_factor_pca, plot_item_biases, plot_loss
     written = []
     if not ds.implicit: plot_rating_distribution(ds, fname=paths['distribution']); written.append(paths['distribution'])
@@ -313,7 +336,8 @@ def _manifest(out:Path) -> dict|None:
     return {'files': doc['files'], 'pending': doc.get('pending', [])} if ok else None
 
 def recorded_outputs(out:Path) -> dict|None:
-    "{name: SHA-256} of the outputs train wrote in `out`, from its manifest: {} without one, `None` if it is not train's"
+    """{name: SHA-256} of the outputs train wrote in `out`, from its manifest: {} without one, `None` if it is not
+    train's"""
     m = _manifest(out)
     return None if m is None else m['files']
 
@@ -333,17 +357,20 @@ def claim_outputs(
     out:Path, # The `--out` folder, checked by `check_output_folder`
     names:list, # The outputs this run is about to write
 ):
-    "Before writing: list `names` in the manifest as being written, so that a run killed halfway leaves them train's own"
+    """Before writing: list `names` in the manifest as being written, so that a run killed halfway leaves them train's
+    own"""
     m = _manifest(out) or {'files': {}}
     from collab_recs import __version__
-    write_atomically(Path(out)/MANIFEST, json.dumps(dict(written_by='collab_recs', version=__version__, files=m['files'],
+    write_atomically(Path(out)/MANIFEST,
+                     json.dumps(dict(written_by='collab_recs', version=__version__, files=m['files'],
                                                         pending=sorted(set(names))), indent=1))
 
 def record_outputs(
     out:Path, # The `--out` folder
     written:list, # The paths this run wrote
 ):
-    "Write `out`'s manifest of what this run wrote; outputs of earlier runs that it did not rewrite are deleted, if unchanged"
+    """Write `out`'s manifest of what this run wrote; outputs of earlier runs that it did not rewrite are deleted, if
+    unchanged"""
     out, m, names = Path(out), _manifest(out) or {'files': {}, 'pending': []}, {Path(p).name for p in written}
     for n, d in m['files'].items():  # a loss curve of the model before, say, next to an item-item model that has none
         if n not in names and (out/n).is_file() and file_digest(out/n) == d: (out/n).unlink()
@@ -351,7 +378,8 @@ def record_outputs(
         if n not in names and (out/n).is_file(): (out/n).unlink()
     files = {Path(p).name: file_digest(p) for p in written}
     from collab_recs import __version__
-    write_atomically(out/MANIFEST, json.dumps(dict(written_by='collab_recs', version=__version__, files=files), indent=1))
+    write_atomically(out/MANIFEST,
+                     json.dumps(dict(written_by='collab_recs', version=__version__, files=files), indent=1))
 
 # %% ../nbs/13a_training.ipynb #da098247
 def check_output_folder(
@@ -360,9 +388,11 @@ def check_output_folder(
     data:str, # The `--data` it reads
     overwrite:bool=False, # Replace files named like the outputs even if train did not write them (`--overwrite`)
 ):
-    "Refuse, before any data is loaded or model trained, an `--out` that train could not write, or only over what is not its own"
+    """Refuse, before any data is loaded or model trained, an `--out` that train could not write, or only over what is
+    not its own"""
     if os.path.lexists(out) and not out.is_dir():
-        raise FileExistsError(f"--out {out} exists and is not a directory" + (' (a link to nowhere)' if not out.exists() else ''))
+        dangling = '' if out.exists() else ' (a link to nowhere)'
+        raise FileExistsError(f"--out {out} exists and is not a directory{dangling}")
     d = Path(data)
     if d.exists():
         d = d.resolve()
@@ -376,7 +406,8 @@ def check_output_folder(
             raise FileExistsError(f"--out {out}: {paths[name]} exists and is not a file")
     theirs = [] if overwrite else foreign_outputs(out, paths)
     if theirs:
-        raise FileExistsError(f"--out {out} holds {', '.join(theirs)}, which collab-recs did not write (or which changed "
+        raise FileExistsError(f"--out {out} holds {', '.join(theirs)}, which collab-recs did not write (or which "
+                              "changed "
                               "since): move them, choose another --out, or pass --overwrite to replace them")
     place = out
     while not place.exists(): place = place.parent
@@ -391,6 +422,7 @@ def strict_json(o):
     if isinstance(o, (list, tuple)): return [strict_json(v) for v in o]
     return o
 
+# %% ../nbs/13a_training.ipynb #74c4f9a9
 def write_atomically(path:Path, text:str):
     "Write `text` to `path` all at once: a temporary file beside it, renamed into place"
     tmp = path.with_name(f'.{path.name}.tmp-{os.getpid()}')

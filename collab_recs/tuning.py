@@ -82,6 +82,7 @@ def _trial(dls, rec:dict, seed:int, patience:int) -> dict:
     with res.no_bar(): v = res.validate()
     return dict(rmse=v[1], mae=v[2], epochs_run=epochs_run)
 
+# %% ../nbs/06a_tuning.ipynb #65c26d59
 def random_search(
     data, # All the ratings (or interactions), a `RatingsDataset` or DataFrame
     train:np.ndarray, # Positions of the training part: the only rows the search sees
@@ -116,12 +117,13 @@ def random_search(
         rows.append(dict(trial=i, **rec, **scores, seconds=round(time.perf_counter() - t, 2)))
         took = time.perf_counter() - start
         if budget is not None and i == 0 and took > budget:
-            raise ValueError(f"a budget of {budget:g}s is too small for one trial of the {base['kind']!r} recipe on this "
-                             f"data: the first took {took:.0f}s; give at least {2*took:.0f}s")
+            raise ValueError(f"a budget of {budget:g}s is too small for one trial of the {base['kind']!r} recipe on "
+                             f"this data: the first took {took:.0f}s; give at least {2*took:.0f}s")
         if show: show(_trial_line(rows[-1], space, i, n_trials))
     metric = 'rmse' if rating else 'ndcg@10'
     return pd.DataFrame(rows).sort_values(metric, ascending=rating, kind='stable').reset_index(drop=True)
 
+# %% ../nbs/06a_tuning.ipynb #f7ad2dfa
 def _trial_line(row:dict, space:dict, i:int, n:int) -> str:
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
     score = f"NDCG@10 {row['ndcg@10']:.4f}" if 'ndcg@10' in row else f"RMSE {row['rmse']:.4f}"
@@ -137,7 +139,8 @@ def best_epochs(
     valid_pct:float=0.1, # Share of each user's training rows held out again
 ) -> tuple: # (epochs, inner NDCG@10 after them, inner NDCG@10 after every epoch)
     "After how many of its epochs a ranking recipe ranks best on an inner split of the training part"
-    if options['kind'] != 'ranking': raise ValueError(f"best_epochs picks the epochs of a ranking recipe, not a {options['kind']!r} one")
+    if options['kind'] != 'ranking':
+        raise ValueError(f"best_epochs picks the epochs of a ranking recipe, not a {options['kind']!r} one")
     split = inner_positions(data, train, valid_pct, seed)
     learn = fit_recipe(recipe_dataloaders(data, options, split=split), options, seed=seed, validate='every')
     ndcg = [float(v[2]) for v in learn.recorder.values]
