@@ -6,25 +6,21 @@
 from __future__ import annotations
 import warnings
 from functools import partial
-from pathlib import Path
 import numpy as np, pandas as pd
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 from .data import RatingsDataset
 from .splits import answer_split
 from .model import DotProductBias
 from .dataloaders import vocab_codes, id_column
-from .plots import finish_figure
 from .evaluation import ranking_metrics
 from .baselines import damped_item_means
-from .foldin import (Gaussian, model_rating_range, population_prior, fold_in_noise, fold_in_user, fold_in_item,
+from .foldin import (Gaussian, model_rating_range, population_prior, fold_in_noise, fold_in_user,
+                                fold_in_item,
                                 score_folded, recommend_folded)
 from .metadata import METADATA_SPECS, MetadataModel
 from .onboarding import Onboarding
 
 # %% auto #0
-__all__ = ['relevance_threshold', 'simulate_onboarding', 'onboarding_baselines', 'simulate_new_items', 'plot_onboarding',
-           'evaluate_cold_start']
+__all__ = ['relevance_threshold', 'simulate_onboarding', 'onboarding_baselines', 'simulate_new_items', 'evaluate_cold_start']
 
 # %% ../nbs/17_coldstart_evaluation.ipynb #bf00cf40
 def _test_mask(heldout:pd.DataFrame, by:str, test_frac:float, seed:int) -> pd.Series:
@@ -43,7 +39,8 @@ def relevance_threshold(
     heldout:pd.DataFrame, # The held-out ratings it is scored on
     relevant:float=None, # A threshold given by the caller wins
 ) -> float: # Held-out ratings at least this count as relevant
-    "75% up the rating scale (4 of 1-5): the model's scale, or for a ranking model (which has none) the held-out ratings' own"
+    """75% up the rating scale (4 of 1-5): the model's scale, or for a ranking model (which has none) the held-out
+    ratings' own"""
     if relevant is not None: return relevant
     ranking = not model.predicts_ratings
     lo, hi = (float(heldout['rating'].min()), float(heldout['rating'].max())) if ranking else model_rating_range(model)
@@ -55,25 +52,28 @@ def simulate_onboarding(
     heldout:pd.DataFrame, # Ratings of held-out users: `user`, item column, `rating`
     strategy:str='adaptive', # Question choice, see `Onboarding`
     checkpoints=(0, 5, 10, 20, 40), # Numbers of answers at which to score
-    count:str='questions', # What a checkpoint counts: 'questions' answered ("haven't seen it" included: the user's effort) or 'ratings' given
+    count:str='questions', # What a checkpoint counts: 'questions' answered ("haven't seen it" too) or 'ratings' given
     per_round:int=10, # Questions asked between checks
     max_questions:int=300, # Stop asking a user after this many questions
     test_frac:float=0.3, # Fraction of each user's ratings kept for scoring, never used as answers
-    prior=None, # A `Gaussian`, or a function user id -> `Gaussian` (e.g. a `MetadataModel.prior`); defaults to the population
+    prior=None, # A `Gaussian`, or a function user id -> `Gaussian` (e.g. `MetadataModel.prior`); default: population's
     noise:float=None, # Noise variance; defaults to `fold_in_noise` of `data`
     k:int=10, # Cut-off of the ranking metrics
     relevant:float=None, # Ratings at least this count as relevant; defaults to 75% up the rating scale (4 of 1-5)
     seed:int=0, # Seed of the test split and of random questions
-    seen_weight:float=None, # Ranking of `Onboarding.recommend` scored as `ndcg@k` etc. (its default: 1, or 0 for a ranking model); `ndcg@k rating only` ranks by the model's scores alone
+    seen_weight:float=None, # `seen_weight` of `Onboarding.recommend` for `ndcg@k` (`ndcg@k rating only`: 0)
     **kwargs, # Passed on to `Onboarding` (e.g. `n_candidates`)
-) -> pd.DataFrame: # One row per checkpoint: answers, questions, `rmse`, `rmse_bias_only`, `ndcg@k`, `ndcg@k rating only`, ...
-    "Onboard each held-out user by answering from their own ratings (an item they did not rate is \"haven't seen it\"), and score on their other ratings."
+) -> pd.DataFrame: # A row per checkpoint: answers, questions, `rmse`, `rmse_bias_only`, `ndcg@k`, ...
+    ("Onboard each held-out user by answering from their own ratings (an item they did not rate is \"haven't seen "
+     "it\"), and score on their other ratings.")
     if count not in ('questions', 'ratings'): raise ValueError(f"count must be 'questions' or 'ratings', not {count!r}")
     ratings = data.ratings if isinstance(data, RatingsDataset) else data
     key = id_column(model.item_vocab, heldout, 'item')
-    heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]  # items only held-out users rated are unknown to any model
+    # items only held-out users rated are unknown to any model
+    heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]
     is_test = _test_mask(heldout, 'user', test_frac, seed)
-    ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)  # shared: popularity, co-occurrence, noise
+    # shared: popularity, co-occurrence, noise
+    ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)
     relevant = relevance_threshold(model, heldout, relevant)
     seen_weight = seen_weight if seen_weight is not None else 0. if ob0.ranking else 1.
     rows, recs, recs0 = [], [], []
@@ -84,7 +84,8 @@ def simulate_onboarding(
         done = (lambda: len(ob.asked)) if count == 'questions' else (lambda: len(ob.rated))
         for c in sorted(checkpoints):
             while done() < c and len(ob.asked) < max_questions:
-                left = c - len(ob.asked) if count == 'questions' else per_round  # never ask past a checkpoint of questions
+                # never ask past a checkpoint of questions
+                left = c - len(ob.asked) if count == 'questions' else per_round
                 qs = ob.next_questions(min(per_round, left, max_questions - len(ob.asked)))
                 if not qs: break
                 for j, q in enumerate(qs):
@@ -95,9 +96,12 @@ def simulate_onboarding(
             if ob.ranking: err = errb = np.full(len(ti), np.nan)  # a ranking model predicts no ratings
             else:
                 s, f = ob.predict(), ob.user
-                b = ob.lean_scores(score_folded(model, fold_in_user(model, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else f))
+                b = ob.lean_scores(score_folded(model,
+                                                fold_in_user(model, ob.rated, _bias_only(ob.prior),
+                                                             ob.noise) if ob.rated else f))
                 err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
-            rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked), reached=done() >= c,
+            rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked),
+                             reached=done() >= c,
                              se=float((err**2).sum()), se_bias_only=float((errb**2).sum()), n=len(ti)))
             for rr, w in ((recs, seen_weight), (recs0, 0.)) if not ob.ranking else ((recs, 0.),):
                 with warnings.catch_warnings():
@@ -114,7 +118,8 @@ def simulate_onboarding(
         m0 = ranking_metrics(recs0[recs0.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
         out.append(dict(strategy=strategy, checkpoint=c, answers=g.answers.mean(), questions=g.questions.mean(),
                         count=count, reached=g.reached.mean(), rmse=np.sqrt(g.se.sum(skipna=False)/g.n.sum()),
-                        rmse_bias_only=np.sqrt(g.se_bias_only.sum(skipna=False)/g.n.sum()), **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
+                        rmse_bias_only=np.sqrt(g.se_bias_only.sum(skipna=False)/g.n.sum()),
+                        **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
                         **{f'ndcg@{k} rating only': m0[f'ndcg@{k}']}, n_users=len(g), n_test=int(g.n.sum())))
     return pd.DataFrame(out)
 
@@ -129,7 +134,8 @@ def onboarding_baselines(
     seed:int=0, # As in `simulate_onboarding`
     damping:float=5., # Item means are shrunk towards the global mean by this many pseudo-ratings
 ) -> dict: # `rmse_global_mean`, `rmse_item_mean`, `ndcg@k` of popularity, ...
-    "What a recommender that ignores the new user's answers scores on the same test ratings: global mean, item mean, popularity ranking."
+    """What a recommender that ignores the new user's answers scores on the same test ratings: global mean, item mean,
+    popularity ranking."""
     ratings = data.ratings if isinstance(data, RatingsDataset) else data
     key = id_column(model.item_vocab, heldout, 'item')
     heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]
@@ -148,7 +154,8 @@ def onboarding_baselines(
         recs.append(pd.DataFrame({'user': user, 'item': top, 'rank': np.arange(1, len(top)+1)}))
     truth = test[test['rating'] >= relevant].rename(columns={key: 'item'})[['user', 'item']]
     m = ranking_metrics(pd.concat(recs, ignore_index=True), truth, k=k, n_items=len(model.item_vocab)-1)
-    return {'rmse_global_mean': float(np.sqrt(((y - mu)**2).mean())), 'rmse_item_mean': float(np.sqrt(((y - pred)**2).mean())),
+    return {'rmse_global_mean': float(np.sqrt(((y - mu)**2).mean())),
+            'rmse_item_mean': float(np.sqrt(((y - pred)**2).mean())),
             **{f'{o} popularity': m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')}}
 
 # %% ../nbs/17_coldstart_evaluation.ipynb #e999bd72
@@ -156,14 +163,15 @@ def simulate_new_items(
     model:DotProductBias, # Model trained without the held-out items
     data:RatingsDataset|pd.DataFrame, # Its training ratings (for the global mean)
     heldout:pd.DataFrame, # Ratings of held-out items: `user`, `item`, `rating`
-    prior=None, # A `Gaussian`, or a function item id -> `Gaussian` (e.g. `MetadataModel.prior`); defaults to the population
+    prior=None, # A `Gaussian`, or a function item id -> `Gaussian` (e.g. `MetadataModel.prior`); default: population's
     checkpoints=(0, 5, 10, 20), # Numbers of the item's own ratings folded in before scoring
     test_frac:float=0.3, # Fraction of each item's ratings kept for scoring
     noise:float=None, # Noise variance; defaults to `fold_in_noise` of `data`
     damping:float=5., # The item-mean baseline shrinks towards the global mean by this many pseudo-ratings
     seed:int=0, # Seed of the test split and of the order ratings arrive in
 ) -> pd.DataFrame: # One row per checkpoint: `rmse` (fold-in on `prior`), `rmse_global_mean`, `rmse_item_mean`, ...
-    "Score brand-new items as their first ratings arrive: fold-in on `prior` against the global-mean and item-mean baselines."
+    """Score brand-new items as their first ratings arrive: fold-in on `prior` against the global-mean and item-mean
+    baselines."""
     ratings = data.ratings if isinstance(data, RatingsDataset) else data
     noise = noise if noise is not None else fold_in_noise(model, ratings)
     heldout = heldout[vocab_codes(model.user_vocab, heldout['user']) > 0]
@@ -180,37 +188,16 @@ def simulate_new_items(
                 f = fold_in_item(model, a[['user', 'rating']], p, noise)
                 f0 = fold_in_item(model, a[['user', 'rating']], population_prior(model, 'item'), noise)
             im = damped_item_means(a, damping=damping, mu=mu).get(item, mu)
-            rows.append(dict(item=item, checkpoint=c, ratings=len(a), n=len(y), se=((score_folded(model, f)[tu] - y)**2).sum(),
+            rows.append(dict(item=item, checkpoint=c, ratings=len(a), n=len(y),
+                             se=((score_folded(model, f)[tu] - y)**2).sum(),
                              se_population=((score_folded(model, f0)[tu] - y)**2).sum(),
                              se_global_mean=((mu - y)**2).sum(), se_item_mean=((im - y)**2).sum()))
     per = pd.DataFrame(rows)
     agg = per.groupby('checkpoint').agg(ratings=('ratings', 'mean'), n_items=('item', 'size'), n_test=('n', 'sum'),
-                                        **{c: (c, 'sum') for c in ('se', 'se_population', 'se_global_mean', 'se_item_mean')})
+                                        **{c: (c, 'sum') for c in ('se', 'se_population', 'se_global_mean',
+                                                                   'se_item_mean')})
     for c in ('', '_population', '_global_mean', '_item_mean'): agg['rmse'+c] = np.sqrt(agg['se'+c]/agg.n_test)
     return agg.drop(columns=[c for c in agg if c.startswith('se')]).reset_index()
-
-# %% ../nbs/17_coldstart_evaluation.ipynb #746a94c8
-def plot_onboarding(
-    results:pd.DataFrame, # Rows from `simulate_onboarding` (several strategies concatenated)
-    baselines:dict=None, # Horizontal lines: {label: (metric, value)}, e.g. {'warm users': ('rmse', 0.90)}
-    k:int=10, # Cut-off of the ranking metric to plot
-    title:str=None, # Figure title
-    fname:str|Path=None, # Save the figure here as PNG
-) -> Figure:
-    "RMSE and NDCG@k of new users against the number of answers, one line per question strategy, with baselines."
-    fig, axs = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric in zip(axs, ('rmse', f'ndcg@{k}')):
-        for s, g in results.groupby('strategy', sort=False):
-            ax.plot(g.checkpoint, g[metric], marker='o', label=f'{s} questions')
-        if metric == 'rmse' and 'rmse_bias_only' in results:
-            g = results[results.strategy == results.strategy.iloc[0]]
-            ax.plot(g.checkpoint, g.rmse_bias_only, ls=':', color='grey', marker='.', label=f'bias only ({g.strategy.iloc[0]} answers)')
-        for j, (label, (m, v)) in enumerate((baselines or {}).items()):
-            if m == metric: ax.axhline(v, ls='--', color=f'C{results.strategy.nunique() + j}', label=label)  # after the strategies' colours
-        ax.set_xlabel('ratings given' if results.get('count', pd.Series(['questions'])).iloc[0] == 'ratings' else 'questions answered'); ax.set_ylabel(metric.upper()); ax.legend(fontsize=8)
-    axs[0].set_title('rating error on held-out ratings (lower is better)'); axs[1].set_title(f'top-{k} ranking (higher is better)')
-    if title: fig.suptitle(title)
-    return finish_figure(fig, fname)
 
 # %% ../nbs/17_coldstart_evaluation.ipynb #d3df8caa
 def evaluate_cold_start(
@@ -223,21 +210,27 @@ def evaluate_cold_start(
     strategies=('adaptive', 'popular', 'random'), # Question choices to compare
     count:str='questions', # Checkpoints count 'questions' answered or 'ratings' given, see `simulate_onboarding`
     seed:int=0, # Seed of the test splits and random questions
-) -> dict: # `users` and `items` tables (no items for a ranking model), `baselines`, and the fitted `item_meta` and `user_meta` models
-    "The whole cold-start protocol on one dataset: metadata models, simulated onboarding per strategy (and with the user-metadata prior), new items."
+) -> dict: # `users` and `items` tables (no items: ranking), `baselines`, fitted `item_meta` and `user_meta` models
+    """The whole cold-start protocol on one dataset: metadata models, simulated onboarding per strategy (and with the
+    user-metadata prior), new items."""
     ranking = not model.predicts_ratings
     noise = None if ranking else fold_in_noise(model, train.ratings)
     kw = dict(noise=noise, checkpoints=checkpoints, count=count, seed=seed)
     meta = {}
-    for kind, tab, col in (('item', train.items, 'item'), ('user', train.users, 'user')):  # priors of a rating model's factors
+    # priors of a rating model's factors
+    for kind, tab, col in (('item', train.items, 'item'), ('user', train.users, 'user')):
         spec = METADATA_SPECS.get((train.name, kind))
         fit_meta = tab is not None and not ranking
-        meta[kind] = MetadataModel(model, tab, kind, spec, counts=train.ratings[col].value_counts()) if fit_meta else None
+        meta[kind] = MetadataModel(model, tab, kind, spec,
+                                   counts=train.ratings[col].value_counts()) if fit_meta else None
     users = [simulate_onboarding(model, train, new_users, strategy=s, **kw) for s in strategies]
     if meta['user'] is not None:
-        users.append(simulate_onboarding(model, train, new_users, strategy=strategies[0], prior=partial(meta['user'].prior, strict=False), **kw))
+        users.append(simulate_onboarding(model, train, new_users, strategy=strategies[0],
+                                         prior=partial(meta['user'].prior, strict=False), **kw))
         users[-1]['strategy'] = f'{strategies[0]} + user metadata'
-    items = None if ranking else simulate_new_items(model, train, new_items, prior=partial(meta['item'].prior, strict=False) if meta['item'] else None,
+    items = None if ranking else simulate_new_items(model, train, new_items,
+                                                    prior=partial(meta['item'].prior, strict=False) if meta['item'] else None,
                                                     checkpoints=item_checkpoints, noise=noise, seed=seed)
     return dict(users=pd.concat(users, ignore_index=True), items=items, noise=noise,
-                baselines=onboarding_baselines(model, train, new_users, seed=seed), item_meta=meta['item'], user_meta=meta['user'])
+                baselines=onboarding_baselines(model, train, new_users, seed=seed), item_meta=meta['item'],
+                user_meta=meta['user'])

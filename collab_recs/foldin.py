@@ -25,10 +25,12 @@ def model_rating_range(
     model:DotProductBias, # A trained model
     rating_range:tuple=None, # Declared (min, max) rating, if known
 ) -> tuple: # (min, max) rating
-    "The rating scale of `model`: `rating_range` if given, else the one saved with it, else the inverse of `default_y_range`."
+    """The rating scale of `model`: `rating_range` if given, else the one saved with it, else the inverse of
+    `default_y_range`."""
     if rating_range is None:
         meta = getattr(model, 'meta', None) or {}
-        rating_range = getattr(model, 'rating_range', None) or meta.get('rating_range') or (meta.get('options') or {}).get('rating_range')
+        rating_range = getattr(model, 'rating_range',
+                               None) or meta.get('rating_range') or (meta.get('options') or {}).get('rating_range')
     if rating_range is not None: return tuple(float(o) for o in rating_range)
     y0, y1 = model.y_range
     span = (y1 - y0)/1.375  # default_y_range widens (lo, hi) by a quarter span below and an eighth above
@@ -70,7 +72,8 @@ def population_prior(
     model:DotProductBias, # A trained model
     kind:str='user', # 'user' (for a new user) or 'item' (for a new item)
 ) -> Gaussian:
-    "The spread of the trained users' (or items') factors and biases, as a Gaussian: what we believe about a newcomer before any rating."
+    """The spread of the trained users' (or items') factors and biases, as a Gaussian: what we believe about a newcomer
+    before any rating."""
     E = embeddings(model, kind)[1:]  # row 0 is '#na#', never trained
     return Gaussian(E.mean(0), np.cov(E, rowvar=False) + 1e-6*np.eye(E.shape[1]), 'population')
 
@@ -83,7 +86,8 @@ def fold_in_noise(
     "How far known ratings sit from the model's fit, on the logit scale: the noise variance of the fold-in solve."
     u, i = vocab_codes(model.user_vocab, ratings['user']), vocab_codes(model.item_vocab, ratings[item])
     ok = (u > 0) & (i > 0) & ratings['rating'].notna().to_numpy()
-    if not ok.any(): raise RatingsError("none of these ratings has a user and an item the model knows: cannot estimate the noise")
+    if not ok.any():
+        raise RatingsError("none of these ratings has a user and an item the model knows: cannot estimate the noise")
     U, I = embeddings(model, 'user')[u[ok]], embeddings(model, 'item')[i[ok]]
     fit = (U[:, :-1]*I[:, :-1]).sum(1) + U[:, -1] + I[:, -1]
     return float(np.mean((rating_logits(model, ratings['rating'].to_numpy()[ok]) - fit)**2))
@@ -93,7 +97,9 @@ def _as_pairs(ratings, key:str) -> tuple:
     "(ids, ratings) from a dict, a list of (id, rating) pairs or a DataFrame with columns `key` and `rating`"
     if isinstance(ratings, pd.DataFrame):
         miss = [c for c in (key, 'rating') if c not in ratings.columns]
-        if miss: raise RatingsError(f"ratings need columns {key!r} and 'rating'; missing {miss} (columns: {list(ratings.columns)})")
+        if miss:
+            raise RatingsError(f"ratings need columns {key!r} and 'rating'; missing {miss} (columns: "
+                               f"{list(ratings.columns)})")
         ids, rs = ratings[key].tolist(), ratings['rating'].tolist()
     elif isinstance(ratings, dict): ids, rs = list(ratings), list(ratings.values())
     elif ratings is None: ids, rs = [], []
@@ -103,7 +109,8 @@ def _as_pairs(ratings, key:str) -> tuple:
             raise RatingsError(f"ratings must be (id, rating) pairs, a dict or a DataFrame; got {pairs[:3]!r}")
         ids, rs = [p[0] for p in pairs], [p[1] for p in pairs]
     dup = pd.Series(ids).duplicated()
-    if dup.any(): raise RatingsError(f"{key} {pd.Series(ids)[dup].tolist()[:5]} rated more than once; give one rating per {key}")
+    if dup.any():
+        raise RatingsError(f"{key} {pd.Series(ids)[dup].tolist()[:5]} rated more than once; give one rating per {key}")
     return ids, rs
 
 def checked_ratings(
@@ -119,7 +126,8 @@ def checked_ratings(
     if (idx == 0).any():
         bad = [o for o,i in zip(ids, idx) if i == 0]
         raise UnknownIdError(f"unknown {key}(s) {bad[:5]}{' ...' if len(bad) > 5 else ''}: the model has no {key} with "
-                             f"{'this id' if len(bad) == 1 else 'these ids'}, so a rating of it says nothing about the newcomer")
+                             f"{'this id' if len(bad) == 1 else 'these ids'}, so a rating of it says nothing about "
+                             "the newcomer")
     r = pd.to_numeric(pd.Series(rs, dtype=object), errors='coerce').to_numpy(dtype=np.float64)
     lo, hi = model_rating_range(model, rating_range)
     bad = ~np.isfinite(r) | (r < lo) | (r > hi)
@@ -138,7 +146,8 @@ class FoldedIn:
     cov:np.ndarray # (n_factors+1, n_factors+1) posterior covariance of `[factors, bias]`
     rated:list # ids of the items (or users) whose ratings went in
     source:str # how it was obtained, for messages
-    def __repr__(self): return f"FoldedIn({self.kind} from {len(self.rated)} rating(s), {self.source}; bias {self.bias:.3f})"
+    def __repr__(self):
+        return f"FoldedIn({self.kind} from {len(self.rated)} rating(s), {self.source}; bias {self.bias:.3f})"
 
 def posterior(
     X:np.ndarray, # (n, d) features of the rated items: their factors, then 1 (for the bias)
@@ -160,12 +169,14 @@ def _fold_in(model, ratings, kind, prior, noise, rating_range):
     if not ids:
         warnings.warn(f"no ratings given for the new {kind}: using the {prior.source} prior alone "
                       f"({'popularity-like recommendations' if kind == 'user' else 'an average item'})")
-        return FoldedIn(kind, prior.mean[:-1].copy(), float(prior.mean[-1]), prior.cov, [], f'{prior.source} prior only (no ratings)')
+        return FoldedIn(kind, prior.mean[:-1].copy(), float(prior.mean[-1]), prior.cov, [],
+                        f'{prior.source} prior only (no ratings)')
     idx, r = checked_ratings(model, ids, rs, other, rating_range)
     E = embeddings(model, other)[idx]
     X = np.concatenate([E[:, :-1], np.ones((len(idx), 1))], 1)
     post = posterior(X, rating_logits(model, r) - E[:, -1], prior, noise)
-    return FoldedIn(kind, post.mean[:-1], float(post.mean[-1]), post.cov, list(ids), f'fold-in of {len(ids)} rating(s) on a {prior.source} prior')
+    return FoldedIn(kind, post.mean[:-1], float(post.mean[-1]), post.cov, list(ids),
+                    f'fold-in of {len(ids)} rating(s) on a {prior.source} prior')
 
 # %% ../nbs/14_foldin.ipynb #877c8553
 DEFAULT_NOISE = 0.6
@@ -175,16 +186,18 @@ def resolve_noise(
     noise:float=None, # A noise variance, if known
 ) -> float:
     "The noise variance to fold in with: `noise` if given, else the one saved with the model, else `DEFAULT_NOISE`."
-    return float(noise if noise is not None else (getattr(model, 'meta', None) or {}).get('fold_in_noise', DEFAULT_NOISE))
+    if noise is not None: return float(noise)
+    return float((getattr(model, 'meta', None) or {}).get('fold_in_noise', DEFAULT_NOISE))
 
 def fold_in_user(
     model:DotProductBias, # A trained model; its item factors stay frozen
-    ratings, # The new user's ratings: {item: rating}, [(item, rating), ...] or a DataFrame with `item` and `rating`; for a ranking model also a list of the items they have
+    ratings, # {item: rating}, [(item, rating), ...] or a DataFrame with `item`, `rating`; ranking: a list of items too
     prior:Gaussian=None, # Belief before the ratings (e.g. from `MetadataModel.prior`); defaults to `population_prior`
     noise:float=None, # Noise variance on the logit scale (see `fold_in_noise`); defaults to `DEFAULT_NOISE`
     rating_range:tuple=None, # Allowed (min, max) rating; defaults to `model_rating_range(model)`
 ) -> FoldedIn:
-    "Factors and bias of a user the model has never seen, from a few of their ratings (or, for a ranking model, the items they have), without retraining."
+    """Factors and bias of a user the model has never seen, from a few of their ratings (or, for a ranking model, the
+    items they have), without retraining."""
     return model.fold_in(ratings, prior, noise, rating_range)
 
 @patch
@@ -193,22 +206,30 @@ def fold_in(self:DotProductBias, ratings, prior:Gaussian=None, noise:float=None,
     return _fold_in(self, ratings, 'user', prior, resolve_noise(self, noise), rating_range)
 
 @patch
-def fold_in(self:RankingDotProductBias, items, prior:Gaussian=None, noise:float=None, rating_range:tuple=None) -> FoldedIn:
-    "A new user of a ranking model, from the items they have (`softmax_posterior`); `noise` and `rating_range` do not apply"
+def fold_in(self:RankingDotProductBias, items, prior:Gaussian=None, noise:float=None,
+            rating_range:tuple=None) -> FoldedIn:
+    """A new user of a ranking model, from the items they have (`softmax_posterior`); `noise` and `rating_range` do not
+    apply"""
     model = self
-    if isinstance(items, (list, tuple, np.ndarray, pd.Index)) and not any(isinstance(o, (tuple, list)) for o in items): ids = list(items)
+    if isinstance(items, (list, tuple, np.ndarray, pd.Index)) and not any(isinstance(o, (tuple, list)) for o in items):
+        ids = list(items)
     else: ids = _as_pairs(items, 'item')[0]  # ratings given: only *that* the user has the items counts
-    if pd.Series(ids, dtype=object).duplicated().any(): raise RatingsError(f"items given more than once: {pd.Series(ids, dtype=object)[pd.Series(ids, dtype=object).duplicated()].tolist()[:5]}")
+    if pd.Series(ids, dtype=object).duplicated().any():
+        raise RatingsError("items given more than once: "
+                           f"{pd.Series(ids, dtype=object)[pd.Series(ids, dtype=object).duplicated()].tolist()[:5]}")
     prior = prior if prior is not None else population_prior(model, 'user')
     if not ids:
-        warnings.warn(f"no items given for the new user: using the {prior.source} prior alone (popularity-like recommendations)")
+        warnings.warn(f"no items given for the new user: using the {prior.source} prior alone (popularity-like "
+                      "recommendations)")
         return FoldedIn('user', prior.mean[:-1].copy(), 0., prior.cov, [], f'{prior.source} prior only (no items)')
     idx = vocab_codes(model.item_vocab, ids)
     if (idx == 0).any():
-        raise UnknownIdError(f"unknown item(s) {[o for o, i in zip(ids, idx) if i == 0][:5]}: the model has no item with these ids")
+        raise UnknownIdError(f"unknown item(s) {[o for o, i in zip(ids, idx) if i == 0][:5]}: the model has no item "
+                             "with these ids")
     E = embeddings(model, 'item')
     post = softmax_posterior(E[:, :-1], E[:, -1], idx, prior)
-    return FoldedIn('user', post.mean[:-1], 0., post.cov, ids, f'fold-in of {len(ids)} item(s) on a {prior.source} prior (ranking)')
+    return FoldedIn('user', post.mean[:-1], 0., post.cov, ids,
+                    f'fold-in of {len(ids)} item(s) on a {prior.source} prior (ranking)')
 
 def fold_in_item(
     model:DotProductBias, # A trained model; its user factors stay frozen
@@ -219,7 +240,8 @@ def fold_in_item(
 ) -> FoldedIn:
     "Factors and bias of an item the model has never seen, from a few ratings by known users, without retraining."
     if not model.predicts_ratings:
-        raise ValueError("fold_in_item folds new items into rating models; a ranking model learns a new item's place in every user's softmax by retraining")
+        raise ValueError("fold_in_item folds new items into rating models; a ranking model learns a new item's place "
+                         "in every user's softmax by retraining")
     return _fold_in(model, ratings, 'item', prior, resolve_noise(model, noise), rating_range)
 
 # %% ../nbs/14_foldin.ipynb #0cf0d101
@@ -227,10 +249,11 @@ def softmax_posterior(
     Q:np.ndarray, # (n_items, k) item factors; row 0 (fastai's '#na#') is left out of the softmax
     b:np.ndarray, # (n_items,) item biases
     items:np.ndarray, # Item rows the user has
-    prior:Gaussian, # Belief about the user's `[factors, bias]` before the items (the bias is not used: a ranking ignores it)
+    prior:Gaussian, # Belief about the user's `[factors, bias]` before the items (a ranking ignores the bias)
     n_iter:int=25, # Newton steps at most
 ) -> Gaussian: # Laplace's approximation of the posterior of the factors, as `[factors, 0 bias]`
-    "The user factors that best explain picking `items` under the catalogue softmax, with a Gaussian prior: Newton's method, then Laplace."
+    """The user factors that best explain picking `items` under the catalogue softmax, with a Gaussian prior: Newton's
+    method, then Laplace."""
     Qk, bk, idx = Q[1:], b[1:], np.asarray(items, np.int64) - 1
     k, m = Q.shape[1], len(idx)
     mu, P0 = prior.mean[:k], np.linalg.inv(prior.cov[:k, :k])
@@ -268,7 +291,7 @@ def recommend_folded(
     n:int=10, # How many
     exclude=None, # Ids to leave out; defaults to those `folded` was solved from
     titles=None, # Mapping item id -> title
-    bonus:np.ndarray=None, # Added to the predicted ratings for ranking only (e.g. `seen_weight` × log P(seen), see `Onboarding.recommend`); `score` stays the predicted rating
+    bonus:np.ndarray=None, # Added to the predicted ratings to rank (e.g. `seen_weight` × log P(seen)), not to `score`
 ) -> pd.DataFrame: # `rank`, `item` (or `user`), `title`, `score`, like `recommend`
     "Top `n` for a folded-in newcomer, in the same shape as `collab_recs.recommend.recommend`."
     if n < 1: raise ValueError(f"n must be a positive integer, not {n}")

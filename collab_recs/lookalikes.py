@@ -18,7 +18,7 @@ __all__ = ['has_matrix', 'lookalike_weights', 'Lookalikes']
 def has_matrix(
     model:Recommender, # A trained model: its vocabularies give the rows and columns
     log:pd.DataFrame, # Known users' interactions: `user` and an item column (ids or titles)
-) -> sparse.csr_matrix: # Known users × items (rows and columns as in the model's vocabularies), 1 where the user has the item
+) -> sparse.csr_matrix: # Known users × items (rows, columns: the model's vocabularies), 1 where the user has it
     "Which known user has which item, over the model's vocabularies (users or items it does not know are left out)"
     u = vocab_codes(model.user_vocab, log['user'])
     i = vocab_codes(model.item_vocab, log[id_column(model.item_vocab, log, 'item')])
@@ -89,7 +89,8 @@ def weights(self:Lookalikes, seen=(), unseen=()) -> np.ndarray:
 
 @patch
 def p_seen(self:Lookalikes, seen=(), unseen=()) -> np.ndarray:
-    "The newcomer's chance of having each item: how many of their look-alikes have it (the popularity chart before any answer)"
+    """The newcomer's chance of having each item: how many of their look-alikes have it (the popularity chart before
+    any answer)"""
     return np.asarray(self.X.T @ self.weights(seen, unseen)).ravel()
 
 # %% ../nbs/15a_lookalikes.ipynb #b397164a
@@ -98,7 +99,8 @@ def scores(self:Lookalikes,
     seen=(), # Columns of the items the newcomer has seen
     unseen=(), # Columns of the items the newcomer has not seen
 ) -> np.ndarray: # A score per item column (log of the expected chance of having it; '#na#' gets -inf)
-    "Scores of every item for the newcomer: what their look-alikes have, and what the model expects the closest ones to have"
+    """Scores of every item for the newcomer: what their look-alikes have, and what the model expects the closest ones
+    to have"""
     w = self.weights(seen, unseen)
     p = np.asarray(self.X.T @ w).ravel()
     beta = self.share*len(seen)/(len(seen) + self.evidence)
@@ -126,6 +128,7 @@ def information(self:Lookalikes,
     slip:float=0.02, # Chance of "seen it" from a look-alike who does not have it
 ) -> np.ndarray: # Expected information of each answer about the look-alike, in nats
     "Mutual information between the answer about each of `items` and which known user the newcomer resembles"
-    has = np.asarray(self.X[:, np.asarray(items, np.int64)].T @ self.weights(seen, unseen)).ravel()  # P(a look-alike has it)
+    # P(a look-alike has it)
+    has = np.asarray(self.X[:, np.asarray(items, np.int64)].T @ self.weights(seen, unseen)).ravel()
     h1, h0 = _entropy(np.array([recall + slip, slip]))
     return _entropy(slip + recall*has) - (h0 + (h1 - h0)*has)

@@ -14,7 +14,8 @@ from .dataloaders import vocab_codes, id_column
 from .save import saved_ratings
 from .baselines import damped_item_means
 from .lookalikes import Lookalikes
-from .foldin import (Gaussian, FoldedIn, embeddings, model_rating_range, population_prior, fold_in_noise, resolve_noise, checked_ratings,
+from .foldin import (Gaussian, FoldedIn, embeddings, model_rating_range, population_prior, fold_in_noise,
+                                resolve_noise, checked_ratings,
                                 fold_in_user, score_folded, recommend_folded)
 
 # %% auto #0
@@ -24,38 +25,43 @@ __all__ = ['STRATEGIES', 'Onboarding']
 STRATEGIES = ('adaptive', 'popular', 'random')
 
 class Onboarding:
-    "A new user's onboarding questionnaire: which items to ask about next, their answers so far, and recommendations from them."
+    """A new user's onboarding questionnaire: which items to ask about next, their answers so far, and recommendations
+    from them."""
     def __init__(self,
         model:DotProductBias, # A trained model
-        data:RatingsDataset|pd.DataFrame=None, # Ratings of known users (`user` and item columns), for popularity and co-occurrence; defaults to those saved with the model
-        prior:Gaussian=None, # Belief before any answer (e.g. `MetadataModel.prior` of the user's age, ...); defaults to `population_prior`
+        data:RatingsDataset|pd.DataFrame=None, # Known users' ratings (`user`, item), for popularity, co-occurrence; default: saved
+        prior:Gaussian=None, # Belief before any answer (e.g. `MetadataModel.prior` of the user's age); default: the population's
         noise:float=None, # Noise variance on the logit scale; defaults to `fold_in_noise` of `data`
         strategy:str='adaptive', # 'adaptive' (likely seen and informative), 'popular' or 'random'
         n_candidates:int=300, # Ask only about this many most-rated items (`None`: any item anyone rated)
         titles=None, # Mapping item id -> title; defaults to the titles in `data`
         rating_range:tuple=None, # Allowed (min, max) answer; defaults to `model_rating_range(model)`
         seed:int=None, # Seed for `random`
-        lean:float=0.5, # Predicted ratings (`predict`) lean this far towards each item's damped mean rating before any rating...
+        lean:float=0.5, # `predict` leans this far towards each item's damped mean rating before any rating...
         lean_ratings:float=5., # ...and half as far after this many ratings
     ):
         if strategy not in STRATEGIES: raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
-        ratings = data.ratings if isinstance(data, RatingsDataset) else data if data is not None else saved_ratings(model)
+        ratings = data.ratings if isinstance(data,
+                                             RatingsDataset) else data if data is not None else saved_ratings(model)
         if titles is None and data is None: titles = getattr(model, 'titles', None)
         key = id_column(model.item_vocab, ratings, 'item')
         if titles is None and isinstance(data, RatingsDataset) and key == 'item': titles = data.titles()
         self.titles = dict(titles) if titles is not None else {}
-        self.factors = isinstance(model, DotProductBias)  # a factor model folds the newcomer in; others score their answers as they are
+        # a factor model folds the newcomer in; others score their answers as they are
+        self.factors = isinstance(model, DotProductBias)
         self.model, self.strategy = model, strategy
         self.rating_range = model_rating_range(model, rating_range) if self.factors else (-np.inf, np.inf)
         self.prior = (prior if prior is not None else population_prior(model, 'user')) if self.factors else None
         self.ranking = not model.predicts_ratings  # answers are then the items the user has, not ratings
-        if noise is None and not self.ranking and ratings['rating'].notna().any(): noise = fold_in_noise(model, ratings.assign(item=ratings[key]))
+        if noise is None and not self.ranking and ratings['rating'].notna().any():
+            noise = fold_in_noise(model, ratings.assign(item=ratings[key]))
         self.noise = 1. if self.ranking else resolve_noise(model, noise)
         i = vocab_codes(model.item_vocab, ratings[key])
         u = pd.factorize(ratings['user'])[0]
         ok = i > 0
         n_items = model.n_items
-        self.seen_by = sparse.csr_matrix((np.ones(ok.sum()), (u[ok], i[ok])), shape=(u.max()+1, n_items))  # user x item, 1 = rated
+        # user x item, 1 = rated
+        self.seen_by = sparse.csr_matrix((np.ones(ok.sum()), (u[ok], i[ok])), shape=(u.max()+1, n_items))
         self.seen_by.data[:] = 1.
         self.counts = np.asarray(self.seen_by.sum(0)).ravel()
         self.popularity = self.counts/self.seen_by.shape[0]
@@ -67,17 +73,21 @@ class Onboarding:
         self.candidates = top[self.counts[top] > 0]
         r = ratings['rating'].to_numpy(dtype=np.float64, na_value=np.nan)
         ok &= ~np.isnan(r)
-        if ok.any() and not self.ranking:  # the items' damped means (`damped_item_means`), in vocabulary order; unrated items get the global mean
+        # the items' damped means (`damped_item_means`), in vocabulary order; unrated items get the global mean
+        if ok.any() and not self.ranking:
             mu = float(r[ok].mean())
             dm = damped_item_means(ratings[ok], key, mu=mu)
             self.item_mean = np.full(n_items, mu)
             self.item_mean[vocab_codes(model.item_vocab, dm.index)] = dm.to_numpy()
-        else: self.item_mean, lean = None, 0.  # only the pairs were saved, or no ratings to predict: nothing to lean towards
+        else:
+            # only the pairs were saved, or no ratings to predict: nothing to lean towards
+            self.item_mean, lean = None, 0.
         self.lean, self.lean_ratings = lean, lean_ratings
         self.rng = np.random.default_rng(seed)
         self.answers, self.asked = {}, []
         self.belief = self.prior
-        self.lookalikes = Lookalikes(model, ratings) if self.ranking else None  # a ranking model's newcomers: who they resemble
+        # a ranking model's newcomers: who they resemble
+        self.lookalikes = Lookalikes(model, ratings) if self.ranking else None
 
 # %% ../nbs/16_onboarding.ipynb #a80ab74e
 @patch
@@ -87,13 +97,15 @@ def seen_unseen(self:Onboarding) -> tuple:
 
 @patch
 def p_seen(self:Onboarding) -> np.ndarray:
-    "Probability that the user has seen each item: popularity at first, then how often users who saw what they saw also saw it"
+    """Probability that the user has seen each item: popularity at first, then how often users who saw what they saw
+    also saw it"""
     if self.lookalikes is not None: return self.lookalikes.p_seen(*self.seen_unseen())
     seen = [i for i,r in self.answers.items() if r is not None]
     if not seen: return self.popularity
     unseen = [i for i,r in self.answers.items() if r is None]
     w = np.asarray(self.seen_by[:, seen].sum(1)).ravel()  # users who saw what this user saw look like this user...
-    if unseen: w = w*0.7**np.asarray(self.seen_by[:, unseen].sum(1)).ravel()  # ...unless they saw what this user did not
+    if unseen:
+        w = w*0.7**np.asarray(self.seen_by[:, unseen].sum(1)).ravel()  # ...unless they saw what this user did not
     co = self.seen_by.T @ w / max(w.sum(), 1e-12)
     return 0.8*co + 0.2*self.popularity
 
@@ -136,7 +148,8 @@ def answer(self:Onboarding,
 
 @patch(as_prop=True)
 def rated(self:Onboarding) -> dict:
-    "The answers the fold-in uses, as {item id: answer}: the ratings (for a ranking model, every item the user has seen)"
+    """The answers the fold-in uses, as {item id: answer}: the ratings (for a ranking model, every item the user has
+    seen)"""
     keep = (lambda r: r is not None) if self.ranking else (lambda r: r is not None and r is not True)
     return {self.model.item_vocab[i]: r for i,r in self.answers.items() if keep(r)}
 
@@ -146,7 +159,8 @@ def user(self:Onboarding) -> FoldedIn:
     if getattr(self, '_user', None) is None:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            self._user = fold_in_user(self.model, list(self.rated) if self.ranking else self.rated, self.prior, self.noise, self.rating_range)
+            self._user = fold_in_user(self.model, list(self.rated) if self.ranking else self.rated, self.prior,
+                                      self.noise, self.rating_range)
     return self._user
 
 @patch
@@ -163,7 +177,8 @@ def lean_scores(self:Onboarding,
 def predict(self:Onboarding,
     items=None, # Item ids; defaults to every item (an array indexed like the model's item vocabulary, '#na#' = -inf)
 ) -> np.ndarray: # Predicted ratings
-    "The new user's predicted ratings: the fold-in's, leaning towards each item's damped mean rating while the answers are few."
+    """The new user's predicted ratings: the fold-in's, leaning towards each item's damped mean rating while the
+    answers are few."""
     s = self.lean_scores(score_folded(self.model, self.user))
     if items is None: return s
     return s[checked_ratings(self.model, list(items), [self.rating_range[0]]*len(items), 'item', self.rating_range)[0]]
@@ -171,7 +186,7 @@ def predict(self:Onboarding,
 @patch
 def recommend(self:Onboarding,
     n:int=10, # How many items
-    exclude=None, # Item ids to leave out; defaults to every item the user has seen (answered with a rating or "seen it")
+    exclude=None, # Item ids to leave out; defaults to every item the user has seen (a rating or "seen it")
     seen_weight:float=None, # Rating models: rank by rating + this × log P(seen) (default 1; 0: by rating alone)
 ) -> pd.DataFrame: # `rank`, `item`, `title`, `score`: a rating (then `p_seen`), or the chance of having the item
     "Top `n` items for the new user, from the answers so far: likely to be liked *and* known."
@@ -181,7 +196,8 @@ def recommend(self:Onboarding,
     if not self.rated:
         warnings.warn(f"no ratings among the answers yet: recommending from the {self.prior.source} prior alone "
                       "(the items most users like)")
-    recs = recommend_folded(self.model, self.user, n, exclude=exclude, titles=self.titles, bonus=self.seen_bonus(seen_weight))
+    recs = recommend_folded(self.model, self.user, n, exclude=exclude, titles=self.titles,
+                            bonus=self.seen_bonus(seen_weight))
     if seen_weight:  # why the order is not by score alone
         recs['p_seen'] = self.p_seen()[vocab_codes(self.model.item_vocab, recs['item'])].astype(np.float32)
     return recs
@@ -194,7 +210,8 @@ def _recommend_lookalikes(self:Onboarding, n:int, exclude) -> pd.DataFrame:
     s[vocab_codes(self.model.item_vocab, list(exclude))] = -np.inf
     top = np.argsort(-s, kind='stable')[:min(n, int(np.isfinite(s).sum()))]
     ids = [self.model.item_vocab[i] for i in top]
-    return pd.DataFrame({'rank': np.arange(1, len(top) + 1), 'item': ids, 'title': [str(self.titles.get(o, o)) for o in ids],
+    return pd.DataFrame({'rank': np.arange(1, len(top) + 1), 'item': ids,
+                         'title': [str(self.titles.get(o, o)) for o in ids],
                          'score': np.exp(s[top]).astype(np.float32)})  # the chance that they have it
 
 @patch
@@ -202,7 +219,8 @@ def seen_bonus(self:Onboarding,
     seen_weight:float, # Weight of log P(seen) against the predicted rating
 ) -> np.ndarray|None:
     "`seen_weight` × log P(seen) of every item, the ranking bonus of `recommend` (`None` for 0)"
-    if not np.isfinite(seen_weight) or seen_weight < 0: raise ValueError(f"seen_weight must be a number >= 0, not {seen_weight}")
+    if not np.isfinite(seen_weight) or seen_weight < 0:
+        raise ValueError(f"seen_weight must be a number >= 0, not {seen_weight}")
     if seen_weight == 0: return None
     return seen_weight*np.log(np.maximum(self.p_seen(), 1e-12))  # items nobody rated sink to the bottom
 
@@ -213,14 +231,16 @@ def source(self:Onboarding) -> str:
 
 @patch
 def __repr__(self:Onboarding):
-    return f"Onboarding({self.strategy}: {len(self.asked)} asked, {len(self.rated)} rated, {len(self.answers)-len(self.rated)} not seen)"
+    return (f"Onboarding({self.strategy}: {len(self.asked)} asked, {len(self.rated)} rated, "
+            f"{len(self.answers)-len(self.rated)} not seen)")
 
 @patch
 def restart(self:Onboarding,
     prior:Gaussian=None, # The next user's belief before any answer; defaults to this questionnaire's prior
     seed:int=None, # Seed of the next user's random questions
 ) -> Onboarding:
-    "A fresh questionnaire for another user, sharing this one's model, settings and data statistics (nothing is recomputed)."
+    """A fresh questionnaire for another user, sharing this one's model, settings and data statistics (nothing is
+    recomputed)."""
     new = object.__new__(Onboarding)
     new.__dict__.update(self.__dict__)
     new.prior = new.belief = prior if prior is not None else self.prior

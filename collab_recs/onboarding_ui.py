@@ -23,9 +23,12 @@ def _parse_answer(text:str, lo:float, hi:float):
     if t in ('y', 'yes', 'seen', 'seen it'): return 'seen', True
     try: v = float(t)
     except ValueError:
+        if not (np.isfinite(lo) or np.isfinite(hi)):  # any rating goes: a model that only asks "seen it?"
+            return 'invalid', f"{text.strip()!r} is not an answer: type y if you have seen it, Enter if not, q to finish"
         return 'invalid', (f"{text.strip()!r} is not a rating: type a number from {lo:g} to {hi:g}, "
                            "Enter if you haven't seen it, q to finish")
-    if not (np.isfinite(v) and lo <= v <= hi): return 'invalid', f"{v:g} is out of range: ratings go from {lo:g} to {hi:g}"
+    if not (np.isfinite(v) and lo <= v <= hi):
+        return 'invalid', f"{v:g} is out of range: ratings go from {lo:g} to {hi:g}"
     return 'rating', v
 
 # %% ../nbs/16a_onboarding_ui.ipynb #b1b0a342
@@ -33,7 +36,8 @@ def model_line(
     model:Recommender, # The model onboarding a newcomer
 ) -> str:
     "One line naming the kind of model that recommends to a newcomer"
-    return f"Recommendations come from the {getattr(model, 'kind', type(model).__name__)} model ({kind_of(model.kind).summary})."
+    return (f"Recommendations come from the {getattr(model, 'kind', type(model).__name__)} model "
+            f"({kind_of(model.kind).summary}).")
 
 def instructions(ob:Onboarding) -> str:
     "How to answer the questions of `ob`"
@@ -45,8 +49,11 @@ def instructions(ob:Onboarding) -> str:
 def recs_header(ob:Onboarding) -> str:
     "The line above a newcomer's recommendations: what they come from"
     k = len(ob.rated)
-    if not k: return f"No item seen yet, so these are the items most people know and like (from the {ob.source}, not from you):"
-    return f"From the {k} item(s) you have seen, we recommend:" if ob.ranking else f"From your {k} rating(s), we recommend:"
+    if not k:
+        return (f"No item seen yet, so these are the items most people know and like (from the {ob.source}, not from "
+                "you):")
+    return f"From the {k} item(s) you have seen, we recommend:" if ob.ranking else (f"From your {k} rating(s), we "
+                                                                                    "recommend:")
 
 # %% ../nbs/16a_onboarding_ui.ipynb #329d362f
 def _ask_round(ob:Onboarding, qs:list, ask, out) -> bool:
@@ -69,14 +76,15 @@ def _show_recs(ob:Onboarding, recs:pd.DataFrame, out):
         out(show.drop(columns=['score']).to_string(index=False))
         return out("(Ranked by the chance that you have each item, from the people who have what you have.)")
     show = show.rename(columns={'score': 'predicted rating', 'p_seen': 'chance you know it'})
-    out(show.to_string(index=False, formatters={'predicted rating': '{:.2f}'.format, 'chance you know it': '{:.0%}'.format}))
+    out(show.to_string(index=False,
+                       formatters={'predicted rating': '{:.2f}'.format, 'chance you know it': '{:.0%}'.format}))
     out("(Ranked by the rating you would probably give and by the chance that you know the item: the share of people "
         "who answered like you who rated it.)")
 
 # %% ../nbs/16a_onboarding_ui.ipynb #c1574530
 def run_onboarding(
     model:Recommender, # A trained model
-    data:RatingsDataset|pd.DataFrame=None, # Known users' ratings (for popularity and look-alikes) and titles; default: saved
+    data:RatingsDataset|pd.DataFrame=None, # Known users' ratings (popularity, look-alikes) and titles; default: saved
     rounds:int=3, # Rounds of questions
     per_round:int=20, # Questions per round
     n:int=10, # Recommendations to show at the end
@@ -112,7 +120,8 @@ def _answer_controls(W, ob:Onboarding, rate) -> list:
         buttons = [W.Button(description=f'{v:g}', layout=W.Layout(width='3.5em')) for v in np.arange(lo, hi + 1)]
         for b in buttons: b.on_click(lambda b: rate(float(b.description)))
         return buttons
-    value = W.BoundedFloatText(value=(lo + hi)/2, min=lo, max=hi, step=0.5, layout=W.Layout(width='6em'))  # 0.5-5 and the like
+    # 0.5-5 and the like
+    value = W.BoundedFloatText(value=(lo + hi)/2, min=lo, max=hi, step=0.5, layout=W.Layout(width='6em'))
     b = W.Button(description='Rate')
     b.on_click(lambda b: rate(value.value))
     return [value, b]
@@ -139,7 +148,8 @@ class OnboardingWidget:
         controls = _answer_controls(W, self.ob, self.rate)
         self.rating_buttons = [c for c in controls if isinstance(c, W.Button)]
         self.value = next((c for c in controls if not isinstance(c, W.Button)), None)
-        self.unseen, self.stop = W.Button(description="Haven't seen it"), W.Button(description='Done', button_style='primary')
+        self.unseen = W.Button(description="Haven't seen it")
+        self.stop = W.Button(description='Done', button_style='primary')
         self.unseen.on_click(lambda b: self.skip())
         self.stop.on_click(lambda b: self.done())
         self.question, self.status, self.output = W.HTML(), W.HTML(), W.Output()
@@ -148,7 +158,8 @@ class OnboardingWidget:
         self._ask()
 
     def __repr__(self):
-        return f"OnboardingWidget({self.ob!r}, round {self.round} of {self.rounds}{', finished' if self.finished else ''})"
+        return (f"OnboardingWidget({self.ob!r}, round {self.round} of "
+                f"{self.rounds}{', finished' if self.finished else ''})")
 
 # %% ../nbs/16a_onboarding_ui.ipynb #4ba04b74
 @patch(as_prop=True)

@@ -14,7 +14,7 @@ from .dataloaders import rating_codes, item_counts
 
 # %% auto #0
 __all__ = ['finish_figure', 'plot_rating_distribution', 'plot_loss', 'factor_pca', 'short_title', 'plot_factor_pca',
-           'item_biases', 'plot_item_biases']
+           'item_biases', 'plot_item_biases', 'plot_onboarding']
 
 # %% ../nbs/08_plots.ipynb #7a12ef26
 def _figure(figsize) -> Figure:
@@ -198,4 +198,38 @@ def plot_item_biases(
         ax.barh(np.arange(len(part))[::-1], part.bias, color=color)
         ax.set_yticks(np.arange(len(part))[::-1], [t[:45] for t in part.title], fontsize=8)
         ax.set(xlabel='learned bias', title=title)
+    return finish_figure(fig, fname)
+
+# %% ../nbs/08_plots.ipynb #b79c7ea2
+def _onboarding_panel(ax, results:pd.DataFrame, metric:str, baselines:dict, label_col:str):
+    "One metric of `plot_onboarding`: a line per `label_col` value, then each baseline of that metric as a dashed line"
+    for s, g in results.groupby(label_col, sort=False): ax.plot(g.checkpoint, g[metric], marker='o', label=str(s))
+    if metric == 'rmse' and 'rmse_bias_only' in results:
+        g = results[results[label_col] == results[label_col].iloc[0]]
+        ax.plot(g.checkpoint, g.rmse_bias_only, ls=':', color='grey', marker='.', label=f'bias only ({g[label_col].iloc[0]})')
+    colours = results[label_col].nunique()  # baselines take the colours after the lines'
+    for j, (label, (m, v)) in enumerate((baselines or {}).items()):
+        if m == metric: ax.axhline(v, ls='--', color=f'C{colours + j}', label=label)
+    counts_ratings = results.get('count', pd.Series(['questions'])).iloc[0] == 'ratings'
+    ax.set(xlabel='ratings given' if counts_ratings else 'questions answered', ylabel=metric.upper())
+    ax.legend(fontsize=8)
+
+# %% ../nbs/08_plots.ipynb #25f93b6f
+def plot_onboarding(
+    results:pd.DataFrame, # Rows of `simulate_onboarding` (several strategies, or models, concatenated)
+    baselines:dict=None, # Dashed lines: {label: (metric, value)}, e.g. {'warm users': ('rmse', 0.90)}
+    k:int=10, # Cut-off of the ranking metric to plot
+    title:str=None, # Figure title
+    fname:str|Path=None, # Save the figure here as PNG
+    label_col:str='strategy', # The column whose values are the lines
+) -> Figure:
+    "NDCG@k (and RMSE, for a rating model) of newcomers against the questions they answered, a line per strategy"
+    metrics = [m for m in ('rmse', f'ndcg@{k}') if m in results and results[m].notna().any()]
+    fig = _figure((5.5*len(metrics), 4))
+    axs = fig.subplots(1, len(metrics), squeeze=False)[0]
+    names = {'rmse': 'rating error on held-out ratings (lower is better)', f'ndcg@{k}': f'top-{k} ranking (higher is better)'}
+    for ax, metric in zip(axs, metrics):
+        _onboarding_panel(ax, results, metric, baselines, label_col)
+        ax.set_title(names[metric])
+    if title: fig.suptitle(title)
     return finish_figure(fig, fname)
