@@ -46,6 +46,58 @@ def relevance_threshold(
     lo, hi = (float(heldout['rating'].min()), float(heldout['rating'].max())) if ranking else model_rating_range(model)
     return lo + 0.75*(hi - lo)
 
+# %% ../nbs/17_coldstart_evaluation.ipynb #6ba16531
+def _ask_until(ob:Onboarding, pool:dict, c:int, count:str, per_round:int, max_questions:int) -> bool:
+    "Ask `ob`'s questions, answered from `pool`, until `c` questions (or ratings) are in; whether that was reached"
+    done = (lambda: len(ob.asked)) if count == 'questions' else (lambda: len(ob.rated))
+    while done() < c and len(ob.asked) < max_questions:
+        left = c - len(ob.asked) if count == 'questions' else per_round  # never ask past a checkpoint of questions
+        qs = ob.next_questions(min(per_round, left, max_questions - len(ob.asked)))
+        if not qs: break
+        for j, q in enumerate(qs):
+            ob.answer(q, pool.get(q))
+            if done() >= c:  # counting ratings: stop at exactly c, and leave the rest of the round unasked
+                del ob.asked[len(ob.asked) - len(qs) + j + 1:]
+                break
+    return done() >= c
+
+def _rating_errors(ob:Onboarding, test:pd.DataFrame, key:str) -> dict:
+    "Answers and questions so far, and the squared errors of `ob`'s predictions (and of its bias alone) on `test`"
+    ti, m = vocab_codes(ob.model.item_vocab, test[key]), ob.model
+    if ob.ranking: err = errb = np.full(len(ti), np.nan)  # a ranking model predicts no ratings
+    else:
+        bias_only = fold_in_user(m, ob.rated, _bias_only(ob.prior), ob.noise) if ob.rated else ob.user
+        y = test['rating'].to_numpy()
+        err, errb = ob.predict()[ti] - y, ob.lean_scores(score_folded(m, bias_only))[ti] - y
+    return dict(answers=len(ob.rated), questions=len(ob.asked), se=float((err**2).sum()),
+                se_bias_only=float((errb**2).sum()), n=len(ti))
+
+# %% ../nbs/17_coldstart_evaluation.ipynb #785a60a0
+def _top_lists(ob:Onboarding, user, c:int, pool:dict, k:int, seen_weight:float) -> tuple:
+    "`ob`'s top `k` (`user`'s pool left out), as `Onboarding.recommend` ranks it and by the model's scores alone"
+    out = []
+    for w in (seen_weight, 0.) if not ob.ranking else (0.,):  # a ranking model's list has no rating to rank by
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # no rating yet: the prior's list, as intended
+            top = ob.recommend(k, exclude=list(pool), seen_weight=w)
+        out.append(pd.DataFrame({'user': user, 'checkpoint': c, 'item': top['item'], 'rank': top['rank']}))
+    return out[0], out[-1]
+
+def _summary(per:pd.DataFrame, lists:list, truth:pd.DataFrame, about:dict, k:int, n_items:int) -> pd.DataFrame:
+    "One row per checkpoint of `simulate_onboarding`: mean answers, RMSE and the ranking metrics of the lists"
+    recs, recs0 = (pd.concat(l, ignore_index=True) for l in zip(*lists))
+    out = []
+    for c, g in per.groupby('checkpoint'):
+        m = ranking_metrics(recs[recs.checkpoint == c], truth, k=k, n_items=n_items)
+        m0 = ranking_metrics(recs0[recs0.checkpoint == c], truth, k=k, n_items=n_items)
+        out.append(dict(strategy=about['strategy'], checkpoint=c, answers=g.answers.mean(), questions=g.questions.mean(),
+                        count=about['count'], reached=g.reached.mean(), rmse=np.sqrt(g.se.sum(skipna=False)/g.n.sum()),
+                        rmse_bias_only=np.sqrt(g.se_bias_only.sum(skipna=False)/g.n.sum()),
+                        **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
+                        **{f'ndcg@{k} rating only': m0[f'ndcg@{k}']}, n_users=len(g), n_test=int(g.n.sum())))
+    return pd.DataFrame(out)
+
+# %% ../nbs/17_coldstart_evaluation.ipynb #0c5c53a4
 def simulate_onboarding(
     model:DotProductBias, # Model trained without the held-out users
     data:RatingsDataset|pd.DataFrame, # Its training ratings (popularity and co-occurrence come from these only)
@@ -67,61 +119,23 @@ def simulate_onboarding(
     ("Onboard each held-out user by answering from their own ratings (an item they did not rate is \"haven't seen "
      "it\"), and score on their other ratings.")
     if count not in ('questions', 'ratings'): raise ValueError(f"count must be 'questions' or 'ratings', not {count!r}")
-    ratings = data.ratings if isinstance(data, RatingsDataset) else data
     key = id_column(model.item_vocab, heldout, 'item')
-    # items only held-out users rated are unknown to any model
-    heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]
+    heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]  # items only held-out users rated: unknown to all
     is_test = _test_mask(heldout, 'user', test_frac, seed)
-    # shared: popularity, co-occurrence, noise
-    ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)
-    relevant = relevance_threshold(model, heldout, relevant)
+    ratings = data.ratings if isinstance(data, RatingsDataset) else data
+    ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)  # popularity, co-occurrence
     seen_weight = seen_weight if seen_weight is not None else 0. if ob0.ranking else 1.
-    rows, recs, recs0 = [], [], []
-    for user, g in heldout.groupby('user', sort=True):
+    rows, lists = [], []
+    for n, (user, g) in enumerate(heldout.groupby('user', sort=True)):
         pool = dict(zip(g.loc[~is_test[g.index], key], g.loc[~is_test[g.index], 'rating']))
-        test = g[is_test[g.index]]
-        ob = ob0.restart(prior(user) if callable(prior) else prior, seed + len(rows))
-        done = (lambda: len(ob.asked)) if count == 'questions' else (lambda: len(ob.rated))
+        ob = ob0.restart(prior(user) if callable(prior) else prior, seed + n*len(checkpoints))
         for c in sorted(checkpoints):
-            while done() < c and len(ob.asked) < max_questions:
-                # never ask past a checkpoint of questions
-                left = c - len(ob.asked) if count == 'questions' else per_round
-                qs = ob.next_questions(min(per_round, left, max_questions - len(ob.asked)))
-                if not qs: break
-                for j, q in enumerate(qs):
-                    ob.answer(q, pool.get(q))
-                    if done() >= c:  # counting ratings: stop at exactly c, and leave the rest of the round unasked
-                        del ob.asked[len(ob.asked) - len(qs) + j + 1:]; break
-            ti = vocab_codes(model.item_vocab, test[key])
-            if ob.ranking: err = errb = np.full(len(ti), np.nan)  # a ranking model predicts no ratings
-            else:
-                s, f = ob.predict(), ob.user
-                b = ob.lean_scores(score_folded(model,
-                                                fold_in_user(model, ob.rated, _bias_only(ob.prior),
-                                                             ob.noise) if ob.rated else f))
-                err, errb = s[ti] - test['rating'].to_numpy(), b[ti] - test['rating'].to_numpy()
-            rows.append(dict(user=user, checkpoint=c, answers=len(ob.rated), questions=len(ob.asked),
-                             reached=done() >= c,
-                             se=float((err**2).sum()), se_bias_only=float((errb**2).sum()), n=len(ti)))
-            for rr, w in ((recs, seen_weight), (recs0, 0.)) if not ob.ranking else ((recs, 0.),):
-                with warnings.catch_warnings():
-                    warnings.simplefilter('ignore')  # no rating yet: the prior's list, as intended
-                    top = ob.recommend(k, exclude=list(pool), seen_weight=w)
-                rr.append(pd.DataFrame({'user': user, 'checkpoint': c, 'item': top['item'], 'rank': top['rank']}))
-    per = pd.DataFrame(rows)
-    recs = pd.concat(recs, ignore_index=True)
-    recs0 = pd.concat(recs0, ignore_index=True) if recs0 else recs  # a ranking model's list has no rating to rank by
-    truth = heldout[is_test & (heldout['rating'] >= relevant)].rename(columns={key: 'item'})[['user', 'item']]
-    out = []
-    for c, g in per.groupby('checkpoint'):
-        m = ranking_metrics(recs[recs.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
-        m0 = ranking_metrics(recs0[recs0.checkpoint == c], truth, k=k, n_items=len(model.item_vocab)-1)
-        out.append(dict(strategy=strategy, checkpoint=c, answers=g.answers.mean(), questions=g.questions.mean(),
-                        count=count, reached=g.reached.mean(), rmse=np.sqrt(g.se.sum(skipna=False)/g.n.sum()),
-                        rmse_bias_only=np.sqrt(g.se_bias_only.sum(skipna=False)/g.n.sum()),
-                        **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
-                        **{f'ndcg@{k} rating only': m0[f'ndcg@{k}']}, n_users=len(g), n_test=int(g.n.sum())))
-    return pd.DataFrame(out)
+            reached = _ask_until(ob, pool, c, count, per_round, max_questions)
+            rows.append(dict(user=user, checkpoint=c, reached=reached, **_rating_errors(ob, g[is_test[g.index]], key)))
+            lists.append(_top_lists(ob, user, c, pool, k, seen_weight))
+    truth = heldout[is_test & (heldout['rating'] >= relevance_threshold(model, heldout, relevant))]
+    truth = truth.rename(columns={key: 'item'})[['user', 'item']]
+    return _summary(pd.DataFrame(rows), lists, truth, dict(strategy=strategy, count=count), k, len(model.item_vocab)-1)
 
 # %% ../nbs/17_coldstart_evaluation.ipynb #75724385
 def onboarding_baselines(

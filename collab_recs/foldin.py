@@ -92,7 +92,7 @@ def fold_in_noise(
     fit = (U[:, :-1]*I[:, :-1]).sum(1) + U[:, -1] + I[:, -1]
     return float(np.mean((rating_logits(model, ratings['rating'].to_numpy()[ok]) - fit)**2))
 
-# %% ../nbs/14_foldin.ipynb #cfe5dabd
+# %% ../nbs/14_foldin.ipynb #3440550a
 def _as_pairs(ratings, key:str) -> tuple:
     "(ids, ratings) from a dict, a list of (id, rating) pairs or a DataFrame with columns `key` and `rating`"
     if isinstance(ratings, pd.DataFrame):
@@ -113,6 +113,7 @@ def _as_pairs(ratings, key:str) -> tuple:
         raise RatingsError(f"{key} {pd.Series(ids)[dup].tolist()[:5]} rated more than once; give one rating per {key}")
     return ids, rs
 
+# %% ../nbs/14_foldin.ipynb #c9185fbc
 def checked_ratings(
     model:DotProductBias, # The model the ratings are of
     ids:list, # Item ids (or user ids, for `key='user'`)
@@ -136,7 +137,7 @@ def checked_ratings(
         raise RatingsError(f"{bad.sum()} rating(s) not a number between {lo:g} and {hi:g}, e.g. {ex}")
     return idx, r
 
-# %% ../nbs/14_foldin.ipynb #7ae78593
+# %% ../nbs/14_foldin.ipynb #08ed8038
 @dataclass
 class FoldedIn:
     "A newcomer's factors and bias, solved against the frozen factors of the other side."
@@ -149,6 +150,7 @@ class FoldedIn:
     def __repr__(self):
         return f"FoldedIn({self.kind} from {len(self.rated)} rating(s), {self.source}; bias {self.bias:.3f})"
 
+# %% ../nbs/14_foldin.ipynb #df94b7e6
 def posterior(
     X:np.ndarray, # (n, d) features of the rated items: their factors, then 1 (for the bias)
     t:np.ndarray, # (n,) targets on the logit scale
@@ -178,7 +180,7 @@ def _fold_in(model, ratings, kind, prior, noise, rating_range):
     return FoldedIn(kind, post.mean[:-1], float(post.mean[-1]), post.cov, list(ids),
                     f'fold-in of {len(ids)} rating(s) on a {prior.source} prior')
 
-# %% ../nbs/14_foldin.ipynb #877c8553
+# %% ../nbs/14_foldin.ipynb #f3f36bbd
 DEFAULT_NOISE = 0.6
 
 def resolve_noise(
@@ -200,6 +202,7 @@ def fold_in_user(
     items they have), without retraining."""
     return model.fold_in(ratings, prior, noise, rating_range)
 
+# %% ../nbs/14_foldin.ipynb #accb033b
 @patch
 def fold_in(self:DotProductBias, ratings, prior:Gaussian=None, noise:float=None, rating_range:tuple=None) -> FoldedIn:
     "A new user from their ratings, on the logit scale (see `fold_in_user`)"
@@ -231,6 +234,7 @@ def fold_in(self:RankingDotProductBias, items, prior:Gaussian=None, noise:float=
     return FoldedIn('user', post.mean[:-1], 0., post.cov, ids,
                     f'fold-in of {len(ids)} item(s) on a {prior.source} prior (ranking)')
 
+# %% ../nbs/14_foldin.ipynb #d8b3ff3e
 def fold_in_item(
     model:DotProductBias, # A trained model; its user factors stay frozen
     ratings, # Ratings of the new item by known users: {user: rating}, pairs, or a DataFrame with `user` and `rating`

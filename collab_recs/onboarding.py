@@ -21,12 +21,41 @@ from .foldin import (Gaussian, FoldedIn, embeddings, model_rating_range, populat
 # %% auto #0
 __all__ = ['STRATEGIES', 'Onboarding']
 
-# %% ../nbs/16_onboarding.ipynb #c2331922
+# %% ../nbs/16_onboarding.ipynb #6737e967
 STRATEGIES = ('adaptive', 'popular', 'random')
 
+def _seen_matrix(model, ratings:pd.DataFrame, key:str) -> sparse.csr_matrix:
+    "Known users × the model's items, 1 where the user rated the item"
+    i, u = vocab_codes(model.item_vocab, ratings[key]), pd.factorize(ratings['user'])[0]
+    ok = i > 0
+    X = sparse.csr_matrix((np.ones(ok.sum()), (u[ok], i[ok])), shape=(u.max()+1, model.n_items))
+    X.data[:] = 1.
+    return X
+
+def _item_means(model, ratings:pd.DataFrame, key:str) -> np.ndarray|None:
+    "Each item's damped mean rating (`damped_item_means`) in vocabulary order, the global mean if unrated; `None` if no rating"
+    r = ratings['rating'].to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = (vocab_codes(model.item_vocab, ratings[key]) > 0) & ~np.isnan(r)
+    if not ok.any(): return None  # only the pairs were saved
+    mu = float(r[ok].mean())
+    dm = damped_item_means(ratings[ok], key, mu=mu)
+    out = np.full(model.n_items, mu)
+    out[vocab_codes(model.item_vocab, dm.index)] = dm.to_numpy()
+    return out
+
+def _known_ratings(model, data) -> pd.DataFrame:
+    "The known users' ratings: `data`'s, or those saved with the model"
+    return data.ratings if isinstance(data, RatingsDataset) else data if data is not None else saved_ratings(model)
+
+def _titles(model, data, titles, key:str) -> dict:
+    "Titles given, else `data`'s (when its items are ids), else those saved with the model"
+    if titles is None and data is None: titles = getattr(model, 'titles', None)
+    if titles is None and isinstance(data, RatingsDataset) and key == 'item': titles = data.titles()
+    return dict(titles) if titles is not None else {}
+
+# %% ../nbs/16_onboarding.ipynb #16294804
 class Onboarding:
-    """A new user's onboarding questionnaire: which items to ask about next, their answers so far, and recommendations
-    from them."""
+    "A newcomer's questionnaire: which items to ask about next, the answers so far, and recommendations from them"
     def __init__(self,
         model:DotProductBias, # A trained model
         data:RatingsDataset|pd.DataFrame=None, # Known users' ratings (`user`, item), for popularity, co-occurrence; default: saved
@@ -41,55 +70,29 @@ class Onboarding:
         lean_ratings:float=5., # ...and half as far after this many ratings
     ):
         if strategy not in STRATEGIES: raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
-        ratings = data.ratings if isinstance(data,
-                                             RatingsDataset) else data if data is not None else saved_ratings(model)
-        if titles is None and data is None: titles = getattr(model, 'titles', None)
+        ratings = _known_ratings(model, data)
         key = id_column(model.item_vocab, ratings, 'item')
-        if titles is None and isinstance(data, RatingsDataset) and key == 'item': titles = data.titles()
-        self.titles = dict(titles) if titles is not None else {}
-        # a factor model folds the newcomer in; others score their answers as they are
-        self.factors = isinstance(model, DotProductBias)
-        self.model, self.strategy = model, strategy
+        self.model, self.strategy, self.titles = model, strategy, _titles(model, data, titles, key)
+        self.factors, self.ranking = isinstance(model, DotProductBias), not model.predicts_ratings
         self.rating_range = model_rating_range(model, rating_range) if self.factors else (-np.inf, np.inf)
         self.prior = (prior if prior is not None else population_prior(model, 'user')) if self.factors else None
-        self.ranking = not model.predicts_ratings  # answers are then the items the user has, not ratings
         if noise is None and not self.ranking and ratings['rating'].notna().any():
             noise = fold_in_noise(model, ratings.assign(item=ratings[key]))
         self.noise = 1. if self.ranking else resolve_noise(model, noise)
-        i = vocab_codes(model.item_vocab, ratings[key])
-        u = pd.factorize(ratings['user'])[0]
-        ok = i > 0
-        n_items = model.n_items
-        # user x item, 1 = rated
-        self.seen_by = sparse.csr_matrix((np.ones(ok.sum()), (u[ok], i[ok])), shape=(u.max()+1, n_items))
-        self.seen_by.data[:] = 1.
+        self.seen_by = _seen_matrix(model, ratings, key)
         self.counts = np.asarray(self.seen_by.sum(0)).ravel()
         self.popularity = self.counts/self.seen_by.shape[0]
-        E = embeddings(model, 'item') if self.factors else None
-        self.X = np.concatenate([E[:, :-1], np.ones((n_items, 1))], 1) if self.factors else None
-        self.item_bias = E[:, -1] if self.factors else None
         order = np.argsort(-self.counts, kind='stable')
         top = order[:n_candidates] if strategy != 'random' else order  # random questions: any item anyone rated
         self.candidates = top[self.counts[top] > 0]
-        r = ratings['rating'].to_numpy(dtype=np.float64, na_value=np.nan)
-        ok &= ~np.isnan(r)
-        # the items' damped means (`damped_item_means`), in vocabulary order; unrated items get the global mean
-        if ok.any() and not self.ranking:
-            mu = float(r[ok].mean())
-            dm = damped_item_means(ratings[ok], key, mu=mu)
-            self.item_mean = np.full(n_items, mu)
-            self.item_mean[vocab_codes(model.item_vocab, dm.index)] = dm.to_numpy()
-        else:
-            # only the pairs were saved, or no ratings to predict: nothing to lean towards
-            self.item_mean, lean = None, 0.
-        self.lean, self.lean_ratings = lean, lean_ratings
-        self.rng = np.random.default_rng(seed)
-        self.answers, self.asked = {}, []
-        self.belief = self.prior
-        # a ranking model's newcomers: who they resemble
-        self.lookalikes = Lookalikes(model, ratings) if self.ranking else None
+        E = embeddings(model, 'item') if self.factors and not self.ranking else None  # a rating model's `[factors, 1]`
+        self.X = np.concatenate([E[:, :-1], np.ones((len(E), 1))], 1) if E is not None else None
+        self.item_mean = None if self.ranking else _item_means(model, ratings, key)
+        self.lean, self.lean_ratings = (lean if self.item_mean is not None else 0.), lean_ratings
+        self.rng, self.answers, self.asked = np.random.default_rng(seed), {}, []
+        self.lookalikes = Lookalikes(model, ratings) if self.ranking else None  # a ranking model's newcomers: who they resemble
 
-# %% ../nbs/16_onboarding.ipynb #a80ab74e
+# %% ../nbs/16_onboarding.ipynb #41487b8f
 @patch
 def seen_unseen(self:Onboarding) -> tuple:
     "The item columns answered \"seen it\" (or rated) and \"haven't seen it\", as two lists"
@@ -109,6 +112,7 @@ def p_seen(self:Onboarding) -> np.ndarray:
     co = self.seen_by.T @ w / max(w.sum(), 1e-12)
     return 0.8*co + 0.2*self.popularity
 
+# %% ../nbs/16_onboarding.ipynb #398a05de
 @patch
 def next_questions(self:Onboarding,
     n:int=20, # How many items to ask about
@@ -133,6 +137,7 @@ def next_questions(self:Onboarding,
     self.asked += [int(i) for i in picks]
     return [self.model.item_vocab[i] for i in picks]
 
+# %% ../nbs/16_onboarding.ipynb #4a459202
 @patch
 def answer(self:Onboarding,
     item, # An item id the model knows
@@ -163,6 +168,7 @@ def user(self:Onboarding) -> FoldedIn:
                                       self.noise, self.rating_range)
     return self._user
 
+# %% ../nbs/16_onboarding.ipynb #d5cb6f0a
 @patch
 def lean_scores(self:Onboarding,
     scores:np.ndarray, # Predicted ratings of every item, indexed like the item vocabulary
@@ -183,6 +189,7 @@ def predict(self:Onboarding,
     if items is None: return s
     return s[checked_ratings(self.model, list(items), [self.rating_range[0]]*len(items), 'item', self.rating_range)[0]]
 
+# %% ../nbs/16_onboarding.ipynb #b5c3926a
 @patch
 def recommend(self:Onboarding,
     n:int=10, # How many items
@@ -214,6 +221,7 @@ def _recommend_lookalikes(self:Onboarding, n:int, exclude) -> pd.DataFrame:
                          'title': [str(self.titles.get(o, o)) for o in ids],
                          'score': np.exp(s[top]).astype(np.float32)})  # the chance that they have it
 
+# %% ../nbs/16_onboarding.ipynb #c07e00ff
 @patch
 def seen_bonus(self:Onboarding,
     seen_weight:float, # Weight of log P(seen) against the predicted rating
@@ -224,6 +232,7 @@ def seen_bonus(self:Onboarding,
     if seen_weight == 0: return None
     return seen_weight*np.log(np.maximum(self.p_seen(), 1e-12))  # items nobody rated sink to the bottom
 
+# %% ../nbs/16_onboarding.ipynb #759b0906
 @patch(as_prop=True)
 def source(self:Onboarding) -> str:
     "Where recommendations come from before any answer: a rating model's prior, or the popularity chart"
@@ -243,6 +252,6 @@ def restart(self:Onboarding,
     recomputed)."""
     new = object.__new__(Onboarding)
     new.__dict__.update(self.__dict__)
-    new.prior = new.belief = prior if prior is not None else self.prior
+    new.prior = prior if prior is not None else self.prior
     new.rng, new.answers, new.asked, new._user = np.random.default_rng(seed), {}, [], None
     return new
