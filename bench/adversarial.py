@@ -750,7 +750,7 @@ def define_cases():
     # onboarding a model of each other kind: answers are 'have it' (any text) or Enter; an item-item model may also refuse, in one line
     for base, kind in (('R', 'a ranking'), ('K', 'an item-item'), ('E', 'an EASE')):
         for name, text, n in (("4, Enter, 5", '4\n\n5\n', 2), ("nothing (EOF at once)", '', 0), ("q", 'q\n', 0)):
-            pat = r'From the %d item' % n if n else r'No ratings given'
+            pat = r'From the %d item' % n if n else r'No item seen yet'
             add('onboard-answers', f"onboard {kind} model, answers: {name}", argv=ob, stdin=text, setup=model_setup(base), expect='ok' if base == 'R' else 'either',
                 check=check_text(pat))
         add('onboard-answers', f"onboard {kind} model (a real process)", argv=ob, stdin='4\n', setup=model_setup(base), expect='ok' if base == 'R' else 'either',

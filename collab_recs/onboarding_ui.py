@@ -50,8 +50,8 @@ def recs_header(ob:Onboarding) -> str:
     "The line above a newcomer's recommendations: what they come from"
     k = len(ob.rated)
     if not k:
-        return (f"No item seen yet, so these are the items most people know and like (from the {ob.source}, not from "
-                "you):")
+        what = "No item seen yet" if ob.ranking else "No ratings given"
+        return f"{what}, so these are the items most people know and like (from the {ob.source}, not from you):"
     return f"From the {k} item(s) you have seen, we recommend:" if ob.ranking else (f"From your {k} rating(s), we "
                                                                                     "recommend:")
 
