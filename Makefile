@@ -153,6 +153,8 @@ bench-ranking: data
 
 bench-coldstart: data
 	$(BIN)/python -m bench.coldstart
+	for d in ml-100k book-crossing; do for r in ranking ease itemknn; do \
+		$(BIN)/python -m bench.coldstart --data $$d --recipe $$r || exit 1; done; done
 
 clean:
 	rm -rf out build dist *.egg-info _proc _docs $(NEWEST) .gpu
