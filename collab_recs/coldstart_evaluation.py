@@ -90,8 +90,9 @@ def _summary(per:pd.DataFrame, lists:list, truth:pd.DataFrame, about:dict, k:int
     for c, g in per.groupby('checkpoint'):
         m = ranking_metrics(recs[recs.checkpoint == c], truth, k=k, n_items=n_items)
         m0 = ranking_metrics(recs0[recs0.checkpoint == c], truth, k=k, n_items=n_items)
-        out.append(dict(strategy=about['strategy'], checkpoint=c, answers=g.answers.mean(), questions=g.questions.mean(),
-                        count=about['count'], reached=g.reached.mean(), rmse=np.sqrt(g.se.sum(skipna=False)/g.n.sum()),
+        out.append(dict(strategy=about['strategy'], checkpoint=c, answers=g.answers.mean(),
+                        questions=g.questions.mean(), count=about['count'], reached=g.reached.mean(),
+                        rmse=np.sqrt(g.se.sum(skipna=False)/g.n.sum()),
                         rmse_bias_only=np.sqrt(g.se_bias_only.sum(skipna=False)/g.n.sum()),
                         **{o: m[o] for o in (f'ndcg@{k}', f'precision@{k}', f'recall@{k}')},
                         **{f'ndcg@{k} rating only': m0[f'ndcg@{k}']}, n_users=len(g), n_test=int(g.n.sum())))
@@ -120,7 +121,7 @@ def simulate_onboarding(
      "it\"), and score on their other ratings.")
     if count not in ('questions', 'ratings'): raise ValueError(f"count must be 'questions' or 'ratings', not {count!r}")
     key = id_column(model.item_vocab, heldout, 'item')
-    heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]  # items only held-out users rated: unknown to all
+    heldout = heldout[vocab_codes(model.item_vocab, heldout[key]) > 0]  # items no model knows are left out
     is_test = _test_mask(heldout, 'user', test_frac, seed)
     ratings = data.ratings if isinstance(data, RatingsDataset) else data
     ob0 = Onboarding(model, ratings, noise=noise, strategy=strategy, seed=seed, **kwargs)  # popularity, co-occurrence
@@ -242,8 +243,8 @@ def evaluate_cold_start(
         users.append(simulate_onboarding(model, train, new_users, strategy=strategies[0],
                                          prior=partial(meta['user'].prior, strict=False), **kw))
         users[-1]['strategy'] = f'{strategies[0]} + user metadata'
-    items = None if ranking else simulate_new_items(model, train, new_items,
-                                                    prior=partial(meta['item'].prior, strict=False) if meta['item'] else None,
+    item_prior = partial(meta['item'].prior, strict=False) if meta['item'] else None
+    items = None if ranking else simulate_new_items(model, train, new_items, prior=item_prior,
                                                     checkpoints=item_checkpoints, noise=noise, seed=seed)
     return dict(users=pd.concat(users, ignore_index=True), items=items, noise=noise,
                 baselines=onboarding_baselines(model, train, new_users, seed=seed), item_meta=meta['item'],

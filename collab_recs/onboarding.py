@@ -33,7 +33,7 @@ def _seen_matrix(model, ratings:pd.DataFrame, key:str) -> sparse.csr_matrix:
     return X
 
 def _item_means(model, ratings:pd.DataFrame, key:str) -> np.ndarray|None:
-    "Each item's damped mean rating (`damped_item_means`) in vocabulary order, the global mean if unrated; `None` if no rating"
+    "Each item's damped mean rating (`damped_item_means`) in vocabulary order (unrated: the global mean), or `None`"
     r = ratings['rating'].to_numpy(dtype=np.float64, na_value=np.nan)
     ok = (vocab_codes(model.item_vocab, ratings[key]) > 0) & ~np.isnan(r)
     if not ok.any(): return None  # only the pairs were saved
@@ -58,8 +58,8 @@ class Onboarding:
     "A newcomer's questionnaire: which items to ask about next, the answers so far, and recommendations from them"
     def __init__(self,
         model:DotProductBias, # A trained model
-        data:RatingsDataset|pd.DataFrame=None, # Known users' ratings (`user`, item), for popularity, co-occurrence; default: saved
-        prior:Gaussian=None, # Belief before any answer (e.g. `MetadataModel.prior` of the user's age); default: the population's
+        data:RatingsDataset|pd.DataFrame=None, # Known users' ratings (`user`, item); default: those saved
+        prior:Gaussian=None, # A rating model's belief before any answer (`MetadataModel.prior`); default: population's
         noise:float=None, # Noise variance on the logit scale; defaults to `fold_in_noise` of `data`
         strategy:str='adaptive', # 'adaptive' (likely seen and informative), 'popular' or 'random'
         n_candidates:int=300, # Ask only about this many most-rated items (`None`: any item anyone rated)
@@ -90,7 +90,7 @@ class Onboarding:
         self.item_mean = None if self.ranking else _item_means(model, ratings, key)
         self.lean, self.lean_ratings = (lean if self.item_mean is not None else 0.), lean_ratings
         self.rng, self.answers, self.asked = np.random.default_rng(seed), {}, []
-        self.lookalikes = Lookalikes(model, ratings) if self.ranking else None  # a ranking model's newcomers: who they resemble
+        self.lookalikes = Lookalikes(model, ratings) if self.ranking else None  # a ranking model's newcomers
 
 # %% ../nbs/16_onboarding.ipynb #41487b8f
 @patch

@@ -24,7 +24,8 @@ def _parse_answer(text:str, lo:float, hi:float):
     try: v = float(t)
     except ValueError:
         if not (np.isfinite(lo) or np.isfinite(hi)):  # any rating goes: a model that only asks "seen it?"
-            return 'invalid', f"{text.strip()!r} is not an answer: type y if you have seen it, Enter if not, q to finish"
+            return 'invalid', (f"{text.strip()!r} is not an answer: type y if you have seen it, Enter if not, "
+                               "q to finish")
         return 'invalid', (f"{text.strip()!r} is not a rating: type a number from {lo:g} to {hi:g}, "
                            "Enter if you haven't seen it, q to finish")
     if not (np.isfinite(v) and lo <= v <= hi):

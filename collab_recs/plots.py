@@ -206,7 +206,8 @@ def _onboarding_panel(ax, results:pd.DataFrame, metric:str, baselines:dict, labe
     for s, g in results.groupby(label_col, sort=False): ax.plot(g.checkpoint, g[metric], marker='o', label=str(s))
     if metric == 'rmse' and 'rmse_bias_only' in results:
         g = results[results[label_col] == results[label_col].iloc[0]]
-        ax.plot(g.checkpoint, g.rmse_bias_only, ls=':', color='grey', marker='.', label=f'bias only ({g[label_col].iloc[0]})')
+        ax.plot(g.checkpoint, g.rmse_bias_only, ls=':', color='grey', marker='.',
+                label=f'bias only ({g[label_col].iloc[0]})')
     colours = results[label_col].nunique()  # baselines take the colours after the lines'
     for j, (label, (m, v)) in enumerate((baselines or {}).items()):
         if m == metric: ax.axhline(v, ls='--', color=f'C{colours + j}', label=label)
@@ -227,7 +228,8 @@ def plot_onboarding(
     metrics = [m for m in ('rmse', f'ndcg@{k}') if m in results and results[m].notna().any()]
     fig = _figure((5.5*len(metrics), 4))
     axs = fig.subplots(1, len(metrics), squeeze=False)[0]
-    names = {'rmse': 'rating error on held-out ratings (lower is better)', f'ndcg@{k}': f'top-{k} ranking (higher is better)'}
+    names = {'rmse': 'rating error on held-out ratings (lower is better)',
+             f'ndcg@{k}': f'top-{k} ranking (higher is better)'}
     for ax, metric in zip(axs, metrics):
         _onboarding_panel(ax, results, metric, baselines, label_col)
         ax.set_title(names[metric])
