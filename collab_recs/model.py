@@ -297,13 +297,13 @@ def from_dls(cls:SVDppBias, dls, n_factors:int=50, y_range:tuple=None, centre:bo
     return m
 
 @patch
-@torch.no_grad()
 def to_dot_product_bias(self:SVDppBias) -> DotProductBias:
     "A plain `DotProductBias` predicting the same ratings, with the effective user vectors as its user factors"
     w = self.user_factors.weight
     out = DotProductBias(w.shape[0], self.item_factors.weight.shape[0], w.shape[1], self.y_range,
                          centre=self.centre).to(w.device)
-    out.user_factors.weight.copy_(self.user_vectors())
-    for n in ('item_factors', 'user_bias', 'item_bias'): getattr(out, n).weight.copy_(getattr(self, n).weight)
+    with torch.no_grad():  # copying weights, not a step of training
+        out.user_factors.weight.copy_(self.user_vectors())
+        for n in ('item_factors', 'user_bias', 'item_bias'): getattr(out, n).weight.copy_(getattr(self, n).weight)
     out.user_vocab, out.item_vocab = self.user_vocab, self.item_vocab
     return out
