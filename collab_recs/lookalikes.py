@@ -76,6 +76,7 @@ class Lookalikes:
         top:int=200, # Look-alikes the model scores
     ):
         self.model, self.X = model, has_matrix(model, log)
+        if not self.X.nnz: raise ValueError("no user of the log is known to the model: pass the data it was trained on")
         self.eps, self.decay, self.share, self.evidence, self.top = eps, decay, share, evidence, top
         self.n_has = np.asarray(self.X.sum(1)).ravel()
         self.popularity = np.asarray(self.X.sum(0)).ravel()/max((self.n_has > 0).sum(), 1)
